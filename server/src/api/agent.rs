@@ -1,0 +1,85 @@
+//! The agent's API, authenticated by the configured agent API key: list
+//! conversations by last activity, read one, reply. (Agent accounts and the
+//! inbox replace the single key later; the routes stay.)
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use messenger_wire::{Author, ConversationList, ConversationPage, Message, SendMessage};
+use serde::Deserialize;
+
+use super::{Agent, ApiJson, ApiQuery, PageParams};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::store::ListCursor;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", get(list))
+        .route("/conversations/{id}", get(read))
+        .route("/conversations/{id}/messages", post(reply))
+}
+
+#[derive(Deserialize, Debug)]
+struct ListParams {
+    limit: Option<u32>,
+    before: Option<String>,
+}
+
+/// `GET /api/v1/agent/conversations`: most recently active first.
+async fn list(
+    _: Agent,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<ApiJson<ConversationList>, ApiError> {
+    let limit = params.limit.unwrap_or(messenger_wire::DEFAULT_PAGE_SIZE);
+    if limit == 0 || limit > messenger_wire::MAX_PAGE_SIZE {
+        return Err(ApiError::invalid_query(format!(
+            "limit must be between 1 and {}",
+            messenger_wire::MAX_PAGE_SIZE
+        )));
+    }
+    let cursor = params
+        .before
+        .as_deref()
+        .map(|c| c.parse::<ListCursor>())
+        .transpose()
+        .map_err(|()| ApiError::invalid_query("before is not a valid cursor"))?;
+    let (conversations, next) = state
+        .store
+        .list_conversations(cursor.as_ref(), limit)
+        .await?;
+    Ok(ApiJson(ConversationList {
+        conversations,
+        next_cursor: next.map(|c| c.to_string()),
+    }))
+}
+
+/// `GET /api/v1/agent/conversations/{id}`: one conversation's history.
+async fn read(
+    _: Agent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<ApiJson<ConversationPage>, ApiError> {
+    let conversation = state
+        .store
+        .conversation(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such conversation"))?;
+    super::read_page(&state, conversation, &params)
+        .await
+        .map(ApiJson)
+}
+
+/// `POST /api/v1/agent/conversations/{id}/messages`: replies as an agent.
+#[tracing::instrument(skip_all, fields(conversation = %id))]
+async fn reply(
+    _: Agent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<SendMessage>,
+) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
+    super::send(&state, &id, Author::Agent, request).await
+}

@@ -1,0 +1,82 @@
+//! The customer's API: the widget starts a conversation, reads its history
+//! and sends messages. The conversation token (a bearer credential) is the
+//! only way to address a conversation here, so a token reaches exactly one.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use messenger_wire::{
+    Author, Conversation, ConversationPage, Message, SendMessage, StartedConversation,
+};
+
+use super::{ApiJson, ApiQuery, PageParams, bearer};
+use crate::error::ApiError;
+use crate::{AppState, ids};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", post(start))
+        .route("/conversation", get(read))
+        .route("/conversation/messages", post(send))
+}
+
+/// The conversation a request's token belongs to.
+pub struct Customer(pub Conversation);
+
+impl FromRequestParts<AppState> for Customer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        state
+            .store
+            .conversation_by_token(&ids::hash_secret(token))
+            .await?
+            .map(Customer)
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// `POST /api/v1/conversations`: a new, empty conversation and its token.
+/// The widget calls it only when the customer sends a first message.
+#[tracing::instrument(skip_all)]
+async fn start(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, ApiJson<StartedConversation>), ApiError> {
+    let token = ids::conversation_token();
+    let conversation = state
+        .store
+        .create_conversation(&ids::hash_secret(&token), crate::now_ms())
+        .await?;
+    tracing::info!(conversation = %conversation.id, "conversation started");
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(StartedConversation {
+            token,
+            conversation,
+        }),
+    ))
+}
+
+/// `GET /api/v1/conversation`: the token's conversation and a page of history.
+async fn read(
+    State(state): State<AppState>,
+    Customer(conversation): Customer,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<ApiJson<ConversationPage>, ApiError> {
+    super::read_page(&state, conversation, &params)
+        .await
+        .map(ApiJson)
+}
+
+/// `POST /api/v1/conversation/messages`: sends a customer message.
+#[tracing::instrument(skip_all, fields(conversation = %conversation.id))]
+async fn send(
+    State(state): State<AppState>,
+    Customer(conversation): Customer,
+    ApiJson(request): ApiJson<SendMessage>,
+) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
+    super::send(&state, &conversation.id, Author::Customer, request).await
+}

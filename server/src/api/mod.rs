@@ -1,0 +1,160 @@
+//! The JSON API under `/api/v1`: one module per audience, plus the
+//! extractors they share (JSON bodies, queries and credentials that fail with
+//! [`ApiError`] instead of axum's plain-text rejections).
+
+pub mod agent;
+pub mod customer;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use messenger_wire::{ConversationPage, ErrorCode, Message};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::ids;
+use crate::store::{Appended, Window};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(customer::router())
+        .nest("/agent", agent::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+}
+
+/// `axum::Json`, failing with a JSON error body.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query`, failing with a JSON error body.
+#[derive(FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The bearer credential of a request, if it has one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim())
+        .filter(|c| !c.is_empty())
+}
+
+/// A request authenticated with the agent API key.
+pub struct Agent;
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (Some(expected), Some(given)) = (state.agent_key_hash.as_ref(), bearer(parts)) else {
+            return Err(ApiError::unauthorized());
+        };
+        if bool::from(ids::hash_secret(given)[..].ct_eq(&expected[..])) {
+            Ok(Agent)
+        } else {
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
+/// History paging shared by the customer and agent views of a conversation:
+/// `limit`, and at most one of `before` (a cursor from `older_cursor`) and
+/// `after` (a `seq`).
+#[derive(Deserialize, Debug, Default)]
+pub struct PageParams {
+    pub limit: Option<u32>,
+    pub before: Option<String>,
+    pub after: Option<i64>,
+}
+
+impl PageParams {
+    fn window(&self) -> Result<(Window, u32), ApiError> {
+        let limit = self.limit.unwrap_or(messenger_wire::DEFAULT_PAGE_SIZE);
+        if limit == 0 || limit > messenger_wire::MAX_PAGE_SIZE {
+            return Err(ApiError::invalid_query(format!(
+                "limit must be between 1 and {}",
+                messenger_wire::MAX_PAGE_SIZE
+            )));
+        }
+        let window = match (&self.before, self.after) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_query(
+                    "use either before or after, not both",
+                ));
+            }
+            (Some(cursor), None) => match cursor.parse::<i64>() {
+                Ok(seq) if seq > 0 => Window::Before(seq),
+                _ => return Err(ApiError::invalid_query("before is not a valid cursor")),
+            },
+            (None, Some(seq)) if seq >= 0 => Window::After(seq),
+            (None, Some(_)) => return Err(ApiError::invalid_query("after must be 0 or more")),
+            (None, None) => Window::Latest,
+        };
+        Ok((window, limit))
+    }
+}
+
+/// Reads one page of a conversation's history.
+async fn read_page(
+    state: &AppState,
+    conversation: messenger_wire::Conversation,
+    params: &PageParams,
+) -> Result<ConversationPage, ApiError> {
+    let (window, limit) = params.window()?;
+    let (messages, has_older) = state
+        .store
+        .messages(&conversation.id, window, limit)
+        .await?;
+    let older_cursor = has_older
+        .then(|| messages.first().map(|m| m.seq.to_string()))
+        .flatten();
+    Ok(ConversationPage {
+        conversation,
+        messages,
+        older_cursor,
+    })
+}
+
+/// Validates and stores a message; 201 when new, 200 when it replays an
+/// earlier send of the same client id and body.
+async fn send(
+    state: &AppState,
+    conversation_id: &str,
+    author: messenger_wire::Author,
+    request: messenger_wire::SendMessage,
+) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
+    messenger_wire::validate_client_id(&request.client_id).map_err(ApiError::invalid_input)?;
+    messenger_wire::validate_body(&request.body).map_err(ApiError::invalid_input)?;
+    let appended = state
+        .store
+        .append_message(
+            conversation_id,
+            author,
+            &request.client_id,
+            &request.body,
+            crate::now_ms(),
+        )
+        .await?;
+    match appended {
+        Appended::Created(message) => Ok((StatusCode::CREATED, ApiJson(message))),
+        Appended::Replayed(message) => Ok((StatusCode::OK, ApiJson(message))),
+        Appended::Conflict => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::ClientIdConflict,
+            "this client_id was already used for a different message",
+        )),
+        Appended::NoConversation => Err(ApiError::not_found("no such conversation")),
+    }
+}

@@ -1,0 +1,139 @@
+//! The messenger's server: a library with a thin `main.rs`, so tests run the
+//! real thing on port 0.
+//!
+//! Layout:
+//! - [`config`]: flags and environment variables.
+//! - [`api`]: the JSON API under `/api/v1`, one module per audience
+//!   ([`api::customer`] for the widget, [`api::agent`] for agents).
+//! - [`store`]: every SQL statement, over one SQLite file.
+//! - [`assets`]: the widget's loader and frame, with their caching and CSP.
+//! - [`demo`]: an optional demo host page on a second address.
+//! - [`error`]: the one error type, rendered as a JSON body.
+//! - [`ids`]: tokens, ids and hashing.
+
+pub mod api;
+pub mod assets;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod ids;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+use store::Store;
+
+/// Largest request body accepted: a maximal message is 5,000 characters of
+/// up to 4 bytes each, escaped; 64 KiB leaves room and stops abuse.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// SHA-256 of the agent API key, when one is configured.
+    pub agent_key_hash: Option<Arc<[u8; 32]>>,
+    pub assets: Arc<assets::Assets>,
+    allowed_origins: Arc<Vec<HeaderValue>>,
+}
+
+impl AppState {
+    /// Opens the database (creating and migrating it) and prepares the state.
+    pub async fn new(config: &Config) -> Result<Self, sqlx::Error> {
+        let store = Store::open(&config.database).await?;
+        let allowed_origins: Vec<HeaderValue> = config
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.as_str()).ok())
+            .collect();
+        let frame_ancestors = if config.allowed_origins.is_empty() {
+            "*".to_owned()
+        } else {
+            config
+                .allowed_origins
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Ok(AppState {
+            store,
+            agent_key_hash: config
+                .agent_api_key
+                .as_ref()
+                .map(|k| Arc::new(ids::hash_secret(k.expose()))),
+            assets: Arc::new(assets::Assets {
+                dir: config.assets.clone(),
+                frame_ancestors,
+            }),
+            allowed_origins: Arc::new(allowed_origins),
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let mut api = api::router()
+        // API answers hold private conversations: no cache may keep them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    // The widget calls the API from its own frame, on our origin, so it
+    // needs no CORS; only explicitly allowed sites may call it from theirs.
+    if !state.allowed_origins.is_empty() {
+        api = api.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(state.allowed_origins.iter().cloned()))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    Router::new()
+        .nest(messenger_wire::API_PREFIX, api)
+        .merge(assets::router())
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes, then lets
+/// requests in flight finish and closes the database.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    store.close().await;
+    result
+}
+
+/// Milliseconds since the Unix epoch, the timestamp unit of the wire.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

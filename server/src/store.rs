@@ -1,0 +1,378 @@
+//! All SQL lives here: conversations and messages in one SQLite file.
+//!
+//! The file runs in WAL mode with `synchronous = FULL`, so a commit is on disk
+//! before its transaction returns; handlers acknowledge a message only after
+//! [`Store::append_message`] returned. Writes go through a pool of exactly one
+//! connection: SQLite admits one writer at a time anyway, and serialising them
+//! here means concurrent sends never fail with `SQLITE_BUSY` and duplicate
+//! sends of one client id are decided one after the other. Reads use a pool
+//! of their own and never wait for writes.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use messenger_wire::{Author, Conversation, ConversationSummary, Message};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::ids;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone)]
+pub struct Store {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+/// What became of a send.
+#[derive(Debug)]
+pub enum Appended {
+    /// Stored now, under a new `seq`.
+    Created(Message),
+    /// The same client id and body were stored before: the original.
+    Replayed(Message),
+    /// The client id was used before for a different body.
+    Conflict,
+    /// No such conversation.
+    NoConversation,
+}
+
+/// Which slice of a conversation's history to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Window {
+    /// The newest `limit` messages.
+    Latest,
+    /// The newest `limit` messages with `seq` below this.
+    Before(i64),
+    /// The oldest `limit` messages with `seq` above this.
+    After(i64),
+}
+
+/// Keyset position in the agent's conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub last_activity_at: i64,
+    pub id: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        MIGRATIONS.run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Store { read, write })
+    }
+
+    /// Closes both pools, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    pub async fn create_conversation(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Conversation, sqlx::Error> {
+        let conversation = Conversation {
+            id: ids::conversation_id(),
+            created_at: now,
+            last_activity_at: now,
+            last_seq: 0,
+        };
+        sqlx::query(
+            "INSERT INTO conversations (id, token_hash, created_at, last_activity_at, last_seq)
+             VALUES (?, ?, ?, ?, 0)",
+        )
+        .bind(&conversation.id)
+        .bind(token_hash)
+        .bind(now)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(conversation)
+    }
+
+    pub async fn conversation_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<Conversation>, sqlx::Error> {
+        sqlx::query(
+            "SELECT id, created_at, last_activity_at, last_seq FROM conversations
+             WHERE token_hash = ?",
+        )
+        .bind(token_hash)
+        .map(conversation_from_row)
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>, sqlx::Error> {
+        sqlx::query(
+            "SELECT id, created_at, last_activity_at, last_seq FROM conversations WHERE id = ?",
+        )
+        .bind(id)
+        .map(conversation_from_row)
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    /// Up to `limit` messages of the window, in ascending `seq` order, and
+    /// whether older messages exist before the first one returned.
+    pub async fn messages(
+        &self,
+        conversation_id: &str,
+        window: Window,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), sqlx::Error> {
+        // One row more than asked tells whether there is more.
+        let fetch = i64::from(limit) + 1;
+        let (mut rows, newest_first) = match window {
+            Window::Latest => (
+                sqlx::query(&format!(
+                    "{MESSAGE_COLUMNS} WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?"
+                ))
+                .bind(conversation_id)
+                .bind(fetch)
+                .map(message_from_row)
+                .fetch_all(&self.read)
+                .await?,
+                true,
+            ),
+            Window::Before(seq) => (
+                sqlx::query(&format!(
+                    "{MESSAGE_COLUMNS} WHERE conversation_id = ? AND seq < ?
+                     ORDER BY seq DESC LIMIT ?"
+                ))
+                .bind(conversation_id)
+                .bind(seq)
+                .bind(fetch)
+                .map(message_from_row)
+                .fetch_all(&self.read)
+                .await?,
+                true,
+            ),
+            Window::After(seq) => (
+                sqlx::query(&format!(
+                    "{MESSAGE_COLUMNS} WHERE conversation_id = ? AND seq > ?
+                     ORDER BY seq ASC LIMIT ?"
+                ))
+                .bind(conversation_id)
+                .bind(seq)
+                .bind(i64::from(limit))
+                .map(message_from_row)
+                .fetch_all(&self.read)
+                .await?,
+                false,
+            ),
+        };
+        if !newest_first {
+            return Ok((rows, false));
+        }
+        let has_older = rows.len() as i64 == fetch;
+        rows.truncate(limit as usize);
+        rows.reverse();
+        Ok((rows, has_older))
+    }
+
+    /// Stores a message unless its client id was seen before in this
+    /// conversation for this author; see [`Appended`]. Returns only after the
+    /// commit is durable.
+    pub async fn append_message(
+        &self,
+        conversation_id: &str,
+        author: Author,
+        client_id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<Appended, sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        if let Some(existing) =
+            find_by_client_id(&mut tx, conversation_id, author, client_id).await?
+        {
+            tx.rollback().await?;
+            return Ok(if existing.body == body {
+                Appended::Replayed(existing)
+            } else {
+                Appended::Conflict
+            });
+        }
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations
+             SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?)
+             WHERE id = ? RETURNING last_seq",
+        )
+        .bind(now)
+        .bind(conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else {
+            tx.rollback().await?;
+            return Ok(Appended::NoConversation);
+        };
+        let message = Message {
+            id: ids::message_id(),
+            seq,
+            author,
+            client_id: Some(client_id.to_owned()),
+            body: body.to_owned(),
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&message.id)
+        .bind(conversation_id)
+        .bind(message.seq)
+        .bind(message.author.as_str())
+        .bind(client_id)
+        .bind(&message.body)
+        .bind(message.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Appended::Created(message))
+    }
+
+    /// Conversations with at least one message, most recently active first,
+    /// each with its latest message.
+    pub async fn list_conversations(
+        &self,
+        after: Option<&ListCursor>,
+        limit: u32,
+    ) -> Result<(Vec<ConversationSummary>, Option<ListCursor>), sqlx::Error> {
+        let (at, id) = match after {
+            Some(c) => (c.last_activity_at, c.id.as_str()),
+            None => (i64::MAX, ""),
+        };
+        let mut rows = sqlx::query(
+            "SELECT c.id, c.created_at, c.last_activity_at, c.last_seq,
+                    m.id AS m_id, m.seq AS m_seq, m.author AS m_author,
+                    m.client_id AS m_client_id, m.body AS m_body, m.created_at AS m_created_at
+             FROM conversations c
+             LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+             WHERE c.last_seq > 0
+               AND (c.last_activity_at < ?1 OR (c.last_activity_at = ?1 AND (?2 = '' OR c.id < ?2)))
+             ORDER BY c.last_activity_at DESC, c.id DESC
+             LIMIT ?3",
+        )
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(limit) + 1)
+        .map(|row: SqliteRow| ConversationSummary {
+            conversation: conversation_from_row(&row),
+            last_message: row.get::<Option<String>, _>("m_id").map(|m_id| Message {
+                id: m_id,
+                seq: row.get("m_seq"),
+                author: parse_author(row.get("m_author")),
+                client_id: row.get("m_client_id"),
+                body: row.get("m_body"),
+                created_at: row.get("m_created_at"),
+            }),
+        })
+        .fetch_all(&self.read)
+        .await?;
+        let next = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|s| ListCursor {
+                last_activity_at: s.conversation.last_activity_at,
+                id: s.conversation.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages";
+
+async fn find_by_client_id(
+    tx: &mut Transaction<'_, Sqlite>,
+    conversation_id: &str,
+    author: Author,
+    client_id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    sqlx::query(&format!(
+        "{MESSAGE_COLUMNS} WHERE conversation_id = ? AND author = ? AND client_id = ?"
+    ))
+    .bind(conversation_id)
+    .bind(author.as_str())
+    .bind(client_id)
+    .map(message_from_row)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+fn conversation_from_row<R: std::borrow::Borrow<SqliteRow>>(row: R) -> Conversation {
+    let row = row.borrow();
+    Conversation {
+        id: row.get("id"),
+        created_at: row.get("created_at"),
+        last_activity_at: row.get("last_activity_at"),
+        last_seq: row.get("last_seq"),
+    }
+}
+
+fn message_from_row(row: SqliteRow) -> Message {
+    Message {
+        id: row.get("id"),
+        seq: row.get("seq"),
+        author: parse_author(row.get("author")),
+        client_id: row.get("client_id"),
+        body: row.get("body"),
+        created_at: row.get("created_at"),
+    }
+}
+
+/// The schema's CHECK constraint admits only the four known authors.
+fn parse_author(s: &str) -> Author {
+    Author::parse(s).unwrap_or(Author::System)
+}
+
+impl FromStr for ListCursor {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (at, id) = s.split_once('.').ok_or(())?;
+        let last_activity_at = at.parse().map_err(|_| ())?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(());
+        }
+        Ok(ListCursor {
+            last_activity_at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.last_activity_at, self.id)
+    }
+}

@@ -1,0 +1,227 @@
+//! Test fixture: the real server on 127.0.0.1:0 over a fresh SQLite file in
+//! a temporary folder, with one helper per endpoint.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use messenger_server::{AppState, Config};
+use messenger_wire::{ConversationPage, Message, SendMessage, StartedConversation};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const AGENT_KEY: &str = "test-agent-key-0123456789";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// A server over a new, empty database.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(dir, |_| {}).await
+    }
+
+    /// A server over a new database, with the configuration adjusted.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(dir, adjust).await
+    }
+
+    async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let assets = dir.path().join("dist");
+        write_fake_assets(&assets);
+        let mut config = Config::for_tests(dir.path().join("data/messenger.db"), assets);
+        config.agent_api_key = Some(AGENT_KEY.parse().unwrap());
+        adjust(&mut config);
+        let listener = TcpListener::bind(config.addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(&config).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(messenger_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            url: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server (gracefully, as on SIGTERM) and starts a new one over
+    /// the same database file.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::spawn_in(dir, |_| {}).await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("data/messenger.db")
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    pub async fn start_conversation(&self) -> StartedConversation {
+        let response = self
+            .client
+            .post(self.api("/conversations"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn send_raw(&self, token: &str, client_id: &str, body: &str) -> Response {
+        self.client
+            .post(self.api("/conversation/messages"))
+            .bearer_auth(token)
+            .json(&SendMessage {
+                client_id: client_id.into(),
+                body: body.into(),
+            })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends a customer message that must be accepted as new.
+    pub async fn send(&self, token: &str, client_id: &str, body: &str) -> Message {
+        let response = self.send_raw(token, client_id, body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "send {client_id}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn read_raw(&self, token: &str, query: &str) -> Response {
+        self.client
+            .get(self.api(&format!("/conversation{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn read(&self, token: &str, query: &str) -> ConversationPage {
+        let response = self.read_raw(token, query).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn agent_get(&self, path: &str) -> Response {
+        self.client
+            .get(self.api(&format!("/agent{path}")))
+            .bearer_auth(AGENT_KEY)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn agent_reply(
+        &self,
+        conversation_id: &str,
+        client_id: &str,
+        body: &str,
+    ) -> Response {
+        self.client
+            .post(self.api(&format!("/agent/conversations/{conversation_id}/messages")))
+            .bearer_auth(AGENT_KEY)
+            .json(&SendMessage {
+                client_id: client_id.into(),
+                body: body.into(),
+            })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Every message of the conversation, oldest first, by paging back.
+    pub async fn all_messages(&self, token: &str) -> Vec<Message> {
+        let mut page = self.read(token, "?limit=200").await;
+        let mut all = page.messages.clone();
+        while let Some(cursor) = page.older_cursor.clone() {
+            page = self
+                .read(token, &format!("?limit=200&before={cursor}"))
+                .await;
+            let mut older = page.messages.clone();
+            older.append(&mut all);
+            all = older;
+        }
+        all
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Asserts the response is an error with the given status and code, and
+/// returns its message.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(response.status(), status);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json")),
+        "error bodies are JSON"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"]["message"].as_str().unwrap().to_owned()
+}
+
+/// A stand-in for Trunk's output, enough to test how assets are served.
+fn write_fake_assets(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("widget.js"),
+        "(function(){'use strict';/* loader */})();\n".repeat(40),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><html><head><script type=\"module\">import init from '/frame/messenger-widget-0123456789abcdef.js';init();</script></head><body></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("messenger-widget-0123456789abcdef.js"),
+        "export default function init() {}\n".repeat(100),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("messenger-widget-0123456789abcdef_bg.wasm"),
+        b"\0asm\x01\0\0\0".repeat(200),
+    )
+    .unwrap();
+}
