@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the widget (release, optimised for size) into dist/: the loader
+# dist/widget.js and the panel app that the server serves under /frame/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+# The workspace's release profile is tuned for the server (opt-level 3); the
+# widget ships to every visitor, so its wasm build optimises for size. The
+# wasm32 target has its own output folder, so the two never overwrite.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+# --offline: Trunk must use the installed tools, never download its own.
+trunk build --release --offline "$@"

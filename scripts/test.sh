@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every test: formatting, clippy (native
+# and wasm32, warnings are errors), unit and integration tests, the widget's
+# release build and size budgets, and the browser end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+scripts/setup.sh --e2e
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy (native crates)"
+cargo clippy -p messenger-wire -p messenger-server --all-targets --locked -- -D warnings
+
+step "clippy (wasm32 crates)"
+cargo clippy -p messenger-wire -p messenger-widget --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "unit and integration tests"
+cargo test -p messenger-wire -p messenger-server --locked
+
+step "widget release build"
+scripts/build-widget.sh
+
+step "size budgets"
+node scripts/size-report.mjs dist
+
+step "browser end-to-end tests (headless Chromium)"
+cargo build -p messenger-server --locked
+(cd tests/e2e && MESSENGER_SERVER_BIN="$PWD/../../target/debug/messenger-server" npm test)
