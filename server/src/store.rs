@@ -149,51 +149,24 @@ impl Store {
         window: Window,
         limit: u32,
     ) -> Result<(Vec<Message>, bool), sqlx::Error> {
-        // One row more than asked tells whether there is more.
-        let fetch = i64::from(limit) + 1;
-        let (mut rows, newest_first) = match window {
-            Window::Latest => (
-                sqlx::query(&format!(
-                    "{MESSAGE_COLUMNS} WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?"
-                ))
-                .bind(conversation_id)
-                .bind(fetch)
-                .map(message_from_row)
-                .fetch_all(&self.read)
-                .await?,
-                true,
-            ),
-            Window::Before(seq) => (
-                sqlx::query(&format!(
-                    "{MESSAGE_COLUMNS} WHERE conversation_id = ? AND seq < ?
-                     ORDER BY seq DESC LIMIT ?"
-                ))
-                .bind(conversation_id)
-                .bind(seq)
-                .bind(fetch)
-                .map(message_from_row)
-                .fetch_all(&self.read)
-                .await?,
-                true,
-            ),
-            Window::After(seq) => (
-                sqlx::query(&format!(
-                    "{MESSAGE_COLUMNS} WHERE conversation_id = ? AND seq > ?
-                     ORDER BY seq ASC LIMIT ?"
-                ))
-                .bind(conversation_id)
-                .bind(seq)
-                .bind(i64::from(limit))
-                .map(message_from_row)
-                .fetch_all(&self.read)
-                .await?,
-                false,
-            ),
+        // Newest-first windows fetch one row more than asked: it tells
+        // whether older messages exist.
+        let (sql, bound, rows_wanted, newest_first) = match window {
+            Window::Latest => (OLDER_THAN, i64::MAX, i64::from(limit) + 1, true),
+            Window::Before(seq) => (OLDER_THAN, seq, i64::from(limit) + 1, true),
+            Window::After(seq) => (NEWER_THAN, seq, i64::from(limit), false),
         };
+        let mut rows = sqlx::query(sql)
+            .bind(conversation_id)
+            .bind(bound)
+            .bind(rows_wanted)
+            .map(message_from_row)
+            .fetch_all(&self.read)
+            .await?;
         if !newest_first {
             return Ok((rows, false));
         }
-        let has_older = rows.len() as i64 == fetch;
+        let has_older = rows.len() as i64 == rows_wanted;
         rows.truncate(limit as usize);
         rows.reverse();
         Ok((rows, has_older))
@@ -311,6 +284,12 @@ impl Store {
 }
 
 const MESSAGE_COLUMNS: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages";
+
+const OLDER_THAN: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages
+     WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+
+const NEWER_THAN: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages
+     WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3";
 
 async fn find_by_client_id(
     tx: &mut Transaction<'_, Sqlite>,

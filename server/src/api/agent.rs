@@ -33,13 +33,7 @@ async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<ConversationList>, ApiError> {
-    let limit = params.limit.unwrap_or(messenger_wire::DEFAULT_PAGE_SIZE);
-    if limit == 0 || limit > messenger_wire::MAX_PAGE_SIZE {
-        return Err(ApiError::invalid_query(format!(
-            "limit must be between 1 and {}",
-            messenger_wire::MAX_PAGE_SIZE
-        )));
-    }
+    let limit = super::page_limit(params.limit)?;
     let cursor = params
         .before
         .as_deref()

@@ -81,13 +81,7 @@ pub struct PageParams {
 
 impl PageParams {
     fn window(&self) -> Result<(Window, u32), ApiError> {
-        let limit = self.limit.unwrap_or(messenger_wire::DEFAULT_PAGE_SIZE);
-        if limit == 0 || limit > messenger_wire::MAX_PAGE_SIZE {
-            return Err(ApiError::invalid_query(format!(
-                "limit must be between 1 and {}",
-                messenger_wire::MAX_PAGE_SIZE
-            )));
-        }
+        let limit = page_limit(self.limit)?;
         let window = match (&self.before, self.after) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid_query(
@@ -104,6 +98,18 @@ impl PageParams {
         };
         Ok((window, limit))
     }
+}
+
+/// The `limit` of a paged request: the default when absent, else 1 to the maximum.
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(messenger_wire::DEFAULT_PAGE_SIZE);
+    if limit == 0 || limit > messenger_wire::MAX_PAGE_SIZE {
+        return Err(ApiError::invalid_query(format!(
+            "limit must be between 1 and {}",
+            messenger_wire::MAX_PAGE_SIZE
+        )));
+    }
+    Ok(limit)
 }
 
 /// Reads one page of a conversation's history.
