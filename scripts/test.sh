@@ -22,7 +22,7 @@ step "clippy (wasm32 crates)"
 cargo clippy -p messenger-wire -p messenger-widget --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "unit and integration tests"
-cargo test -p messenger-wire -p messenger-server --locked
+cargo test -p messenger-wire -p messenger-server -p messenger-widget --locked
 
 step "widget release build"
 scripts/build-widget.sh

@@ -1,0 +1,146 @@
+//! Every HTTP call the widget makes. The panel is served by the API's own
+//! origin, so URLs are relative and no cookies are involved: a conversation
+//! is identified only by its bearer token.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use messenger_wire::{
+    API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorBody, ErrorCode, MAX_PAGE_SIZE, Message,
+    SendMessage, StartedConversation,
+};
+use serde::de::DeserializeOwned;
+use web_sys::{RequestCache, RequestCredentials};
+
+/// Why a call failed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ApiError {
+    /// No answer: offline, connection refused, aborted.
+    Network,
+    /// The server answered with an error status.
+    Status {
+        status: u16,
+        code: ErrorCode,
+        /// The server's explanation, meant for people.
+        message: String,
+    },
+    /// The answer was not what this version of the widget understands.
+    Decode,
+}
+
+impl ApiError {
+    /// The token is unknown to the server (or was never valid).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ApiError::Status { status: 401, .. })
+    }
+
+    /// Trying the same request again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Network | ApiError::Decode => true,
+            ApiError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+        }
+    }
+
+    /// Text to show a customer.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Status { message, .. } if !message.is_empty() => message.clone(),
+            _ => "Something went wrong.".to_owned(),
+        }
+    }
+}
+
+/// Starts a conversation; its token is in the answer and nowhere else.
+pub async fn start_conversation() -> Result<StartedConversation, ApiError> {
+    let request = Request::post(&format!("{API_PREFIX}/conversations"))
+        .header("Content-Type", "application/json")
+        .credentials(RequestCredentials::Omit)
+        .body("{}");
+    send(request).await
+}
+
+/// The latest messages of the conversation.
+pub async fn latest_messages(token: &str) -> Result<ConversationPage, ApiError> {
+    page(token, &[("limit", &DEFAULT_PAGE_SIZE.to_string())]).await
+}
+
+/// The page of messages before `cursor` (a page's `older_cursor`).
+pub async fn messages_before(token: &str, cursor: &str) -> Result<ConversationPage, ApiError> {
+    page(
+        token,
+        &[
+            ("limit", &DEFAULT_PAGE_SIZE.to_string()),
+            ("before", cursor),
+        ],
+    )
+    .await
+}
+
+/// Messages with a `seq` above `seq`, oldest first, at most [`MAX_PAGE_SIZE`].
+pub async fn messages_after(token: &str, seq: i64) -> Result<ConversationPage, ApiError> {
+    page(
+        token,
+        &[
+            ("limit", &MAX_PAGE_SIZE.to_string()),
+            ("after", &seq.to_string()),
+        ],
+    )
+    .await
+}
+
+/// Sends a customer message. Repeating the call with the same `client_id`
+/// and body returns the message stored the first time.
+pub async fn send_message(token: &str, message: &SendMessage) -> Result<Message, ApiError> {
+    let request = authorized(
+        Request::post(&format!("{API_PREFIX}/conversation/messages")),
+        token,
+    )
+    .json(message);
+    send(request).await
+}
+
+async fn page(token: &str, query: &[(&str, &str)]) -> Result<ConversationPage, ApiError> {
+    let request = authorized(Request::get(&format!("{API_PREFIX}/conversation")), token)
+        .query(query.iter().copied())
+        // Every answer is fresh by definition; never let a cache replay one.
+        .cache(RequestCache::NoStore)
+        .build();
+    send(request).await
+}
+
+fn authorized(request: RequestBuilder, token: &str) -> RequestBuilder {
+    request
+        .header("Authorization", &format!("Bearer {token}"))
+        .credentials(RequestCredentials::Omit)
+}
+
+async fn send<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, ApiError> {
+    let response = request
+        .map_err(|_| ApiError::Network)?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if response.ok() {
+        response.json().await.map_err(|_| ApiError::Decode)
+    } else {
+        Err(error_from(response).await)
+    }
+}
+
+async fn error_from(response: Response) -> ApiError {
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => ApiError::Status {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+        },
+        // A proxy's HTML error page, say.
+        Err(_) => ApiError::Status {
+            status,
+            code: ErrorCode::Unknown,
+            message: String::new(),
+        },
+    }
+}

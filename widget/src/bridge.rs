@@ -1,0 +1,245 @@
+//! The panel's link to the loader script (`widget/loader/widget.js`) on the
+//! host page, over `postMessage`. The host page keeps the conversation token
+//! in its own first-party storage and hands it over in `mw:init`; this side
+//! reports back what the loader must remember or show.
+//!
+//! Frame → loader: `mw:ready` (the only message posted to `"*"`, and it carries
+//! nothing), `mw:token {token}`, `mw:seen {seq}`, `mw:unread {count}`,
+//! `mw:close`. Loader → frame: `mw:init {token, seen, title, open}` and
+//! `mw:visibility {open}`. Here, only messages from `window.parent` count, and
+//! once `mw:init` has named the parent's origin, only that origin gets
+//! messages. The loader, in turn, listens only to its iframe's window at the
+//! server's origin and posts only to that origin.
+//!
+//! Opened directly (no parent: `trunk serve`, development), the panel runs
+//! *standalone*: it keeps the token in its own storage and stays open.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use web_sys::MessageEvent;
+
+/// Storage key of the standalone mode, in the panel's own origin.
+const STANDALONE_KEY: &str = "messenger:standalone";
+
+const DEFAULT_TITLE: &str = "Messages";
+
+/// What the host page tells the panel.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum HostEvent {
+    Init(Init),
+    Visibility { open: bool },
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Init {
+    pub token: Option<String>,
+    /// The highest `seq` the customer has seen.
+    pub seen: i64,
+    pub title: String,
+    pub open: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Incoming {
+    #[serde(rename = "mw:init")]
+    Init {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        seen: i64,
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        open: bool,
+    },
+    #[serde(rename = "mw:visibility")]
+    Visibility { open: bool },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum Outgoing<'a> {
+    #[serde(rename = "mw:ready")]
+    Ready,
+    #[serde(rename = "mw:token")]
+    Token { token: Option<&'a str> },
+    #[serde(rename = "mw:seen")]
+    Seen { seq: i64 },
+    #[serde(rename = "mw:unread")]
+    Unread { count: usize },
+    #[serde(rename = "mw:close")]
+    Close,
+}
+
+/// The standalone mode's stored state; the same shape the loader stores.
+#[derive(Serialize, Deserialize, Default)]
+struct Stored {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    seen: i64,
+}
+
+#[derive(Clone, Copy)]
+pub struct Bridge {
+    standalone: bool,
+    /// The parent's origin, from its `mw:init`; nothing is posted before.
+    parent_origin: StoredValue<Option<String>>,
+}
+
+impl Bridge {
+    pub fn new() -> Self {
+        let standalone = match window().parent() {
+            Ok(Some(parent)) => js_sys::Object::is(&parent, &window()),
+            _ => true,
+        };
+        Bridge {
+            standalone,
+            parent_origin: StoredValue::new(None),
+        }
+    }
+
+    pub fn is_standalone(self) -> bool {
+        self.standalone
+    }
+
+    /// Starts listening to the host page, or, standalone, starts at once
+    /// from the stored state.
+    pub fn listen(self, on_event: impl Fn(HostEvent) + 'static) {
+        if self.standalone {
+            let stored = read_standalone();
+            on_event(HostEvent::Init(Init {
+                token: stored.token,
+                seen: stored.seen,
+                title: DEFAULT_TITLE.to_owned(),
+                open: true,
+            }));
+            return;
+        }
+        // Lives as long as the page; never removed.
+        let _listener = window_event_listener(leptos::ev::message, move |event| {
+            if let Some(host_event) = self.accept(&event) {
+                on_event(host_event);
+            }
+        });
+        post(&Outgoing::Ready, "*");
+    }
+
+    /// The conversation changed: a new token, or `None` to forget it.
+    pub fn token_changed(self, token: Option<&str>) {
+        if self.standalone {
+            update_standalone(|s| {
+                s.token = token.map(str::to_owned);
+                s.seen = 0;
+            });
+        } else {
+            self.post(&Outgoing::Token { token });
+        }
+    }
+
+    pub fn seen(self, seq: i64) {
+        if self.standalone {
+            update_standalone(|s| s.seen = seq);
+        } else {
+            self.post(&Outgoing::Seen { seq });
+        }
+    }
+
+    pub fn unread(self, count: usize) {
+        if !self.standalone {
+            self.post(&Outgoing::Unread { count });
+        }
+    }
+
+    /// Asks the loader to close the panel.
+    pub fn close(self) {
+        if !self.standalone {
+            self.post(&Outgoing::Close);
+        }
+    }
+
+    fn accept(self, event: &MessageEvent) -> Option<HostEvent> {
+        let from_parent = match (event.source(), window().parent()) {
+            (Some(source), Ok(Some(parent))) => js_sys::Object::is(&source, &parent),
+            _ => false,
+        };
+        if !from_parent {
+            return None;
+        }
+        let origin = event.origin();
+        let known = self.parent_origin.get_value();
+        if known.as_ref().is_some_and(|known| *known != origin) {
+            return None;
+        }
+        let text = js_sys::JSON::stringify(&event.data()).ok()?.as_string()?;
+        match serde_json::from_str(&text).ok()? {
+            Incoming::Init {
+                token,
+                seen,
+                title,
+                open,
+            } => {
+                // One init per page load: a second one cannot swap the token.
+                if known.is_some() {
+                    return None;
+                }
+                self.parent_origin.set_value(Some(origin));
+                Some(HostEvent::Init(Init {
+                    token: token.filter(|t| !t.is_empty()),
+                    seen,
+                    title: title
+                        .filter(|t| !t.trim().is_empty())
+                        .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
+                    open,
+                }))
+            }
+            Incoming::Visibility { open } => known.map(|_| HostEvent::Visibility { open }),
+        }
+    }
+
+    fn post(self, message: &Outgoing) {
+        if let Some(origin) = self.parent_origin.get_value() {
+            post(message, &origin);
+        }
+    }
+}
+
+impl Default for Bridge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn post(message: &Outgoing, target_origin: &str) {
+    let Ok(Some(parent)) = window().parent() else {
+        return;
+    };
+    let Ok(text) = serde_json::to_string(message) else {
+        return;
+    };
+    let data = js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL);
+    // Fails only if the parent navigated away; nothing to do then.
+    _ = parent.post_message(&data, target_origin);
+}
+
+fn read_standalone() -> Stored {
+    window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|storage| storage.get_item(STANDALONE_KEY).ok().flatten())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+fn update_standalone(change: impl FnOnce(&mut Stored)) {
+    let mut stored = read_standalone();
+    change(&mut stored);
+    if let (Ok(Some(storage)), Ok(text)) =
+        (window().local_storage(), serde_json::to_string(&stored))
+    {
+        _ = storage.set_item(STANDALONE_KEY, &text);
+    }
+}

@@ -1,0 +1,35 @@
+//! The root component: wires the bridge, the state and polling together and
+//! lays out the panel.
+
+use leptos::prelude::*;
+
+use crate::bridge::Bridge;
+use crate::components::{composer::Composer, header::Header, message_list::MessageList};
+use crate::messenger::Messenger;
+use crate::sync;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let bridge = Bridge::new();
+    let messenger = Messenger::new(bridge);
+    provide_context(messenger);
+    bridge.listen(move |event| messenger.handle(event));
+    sync::start(messenger);
+
+    // Esc anywhere in the panel asks the loader to close it (the loader then
+    // returns focus to its launcher). Esc during IME composition cancels the
+    // composition instead.
+    let _listener = window_event_listener(leptos::ev::keydown, move |event| {
+        if event.key() == "Escape" && !event.is_composing() {
+            bridge.close();
+        }
+    });
+
+    view! {
+        <main class="panel" data-testid="panel">
+            <Header />
+            <MessageList />
+            <Composer />
+        </main>
+    }
+}

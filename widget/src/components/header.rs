@@ -1,0 +1,35 @@
+//! The panel's title bar.
+
+use leptos::prelude::*;
+
+use crate::messenger::Messenger;
+
+/// The title from the host page and, when embedded, a close button
+/// (standalone, there is nothing to close the panel into).
+#[component]
+pub fn Header() -> impl IntoView {
+    let messenger = expect_context::<Messenger>();
+    let close = (!messenger.bridge.is_standalone()).then(|| {
+        view! {
+            <button
+                type="button"
+                class="icon-button"
+                aria-label="Close"
+                data-testid="close"
+                on:click=move |_| messenger.bridge.close()
+            >
+                <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                    <path d="M6 6l12 12M18 6L6 18" />
+                </svg>
+            </button>
+        }
+    });
+    view! {
+        <header class="header">
+            <h1 class="title" data-testid="title">
+                {move || messenger.title.get()}
+            </h1>
+            {close}
+        </header>
+    }
+}

@@ -1,0 +1,181 @@
+//! The scrolling list of messages, with day separators, the button that
+//! pages back through history, and what to show when there is nothing yet.
+
+use leptos::either::Either;
+use leptos::html::Div;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use messenger_wire::Author;
+
+use crate::clock;
+use crate::components::{day_separator::DaySeparator, message_item::MessageItem};
+use crate::messenger::{History, Messenger};
+use crate::timeline::{Entry, Status, Timeline};
+
+/// How close to the bottom (px) still counts as "reading the latest".
+const STICK_THRESHOLD: i32 = 48;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Row {
+    Day { day: u32, label: String },
+    Message(Entry),
+}
+
+/// Interleaves a separator before each day's first message.
+fn with_day_separators(entries: Vec<Entry>) -> Vec<Row> {
+    let mut rows = Vec::with_capacity(entries.len() + 4);
+    let mut current_day = None;
+    for entry in entries {
+        let day = clock::day_key(entry.created_at);
+        if current_day != Some(day) {
+            current_day = Some(day);
+            let label = clock::day_label(entry.created_at);
+            rows.push(Row::Day { day, label });
+        }
+        rows.push(Row::Message(entry));
+    }
+    rows
+}
+
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let messenger = expect_context::<Messenger>();
+    let scroller = NodeRef::<Div>::new();
+    // Follow new messages only while the customer is at the bottom, so
+    // reading older ones is not interrupted.
+    let stick = StoredValue::new(true);
+    let rows = Memo::new(move |_| {
+        messenger
+            .timeline
+            .with(|t| with_day_separators(t.entries()))
+    });
+    let last = Memo::new(move |_| {
+        rows.with(|rows| match rows.last() {
+            Some(Row::Message(entry)) => Some(entry.clone()),
+            _ => None,
+        })
+    });
+
+    Effect::new(move |_| {
+        let own_new = last.with(|last| {
+            last.as_ref()
+                .is_some_and(|e| e.author == Author::Customer && e.status == Some(Status::Sending))
+        });
+        // Opening the panel lays it out again; scroll once it is visible.
+        let open = messenger.open.get();
+        if own_new {
+            stick.set_value(true);
+        }
+        if open && stick.get_value() {
+            request_animation_frame(move || {
+                if let Some(el) = scroller.get_untracked() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            });
+        }
+    });
+
+    let on_scroll = move |_| {
+        if let Some(el) = scroller.get_untracked() {
+            let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+            stick.set_value(from_bottom <= STICK_THRESHOLD);
+        }
+    };
+
+    let load_earlier = move |_| {
+        let Some(el) = scroller.get_untracked() else {
+            return;
+        };
+        // Keep the messages in view where they are once older ones are
+        // added above them.
+        let from_bottom = el.scroll_height() - el.scroll_top();
+        spawn_local(async move {
+            messenger.load_earlier().await;
+            request_animation_frame(move || {
+                el.set_scroll_top(el.scroll_height() - from_bottom);
+            });
+        });
+    };
+
+    let earlier = move || {
+        messenger.older_cursor.with(Option::is_some).then(|| {
+            view! {
+                <button
+                    type="button"
+                    class="earlier"
+                    data-testid="load-earlier"
+                    disabled=move || messenger.loading_earlier.get()
+                    on:click=load_earlier
+                >
+                    {move || {
+                        if messenger.loading_earlier.get() {
+                            "Loading…"
+                        } else {
+                            "Show earlier messages"
+                        }
+                    }}
+                </button>
+            }
+        })
+    };
+    let earlier_failed = move || {
+        messenger.earlier_failed.get().then(|| {
+            view! {
+                <p class="notice" role="status">
+                    "Earlier messages could not be loaded. Please try again."
+                </p>
+            }
+        })
+    };
+
+    let placeholder = move || {
+        if !messenger.ready.get() || !messenger.timeline.with(Timeline::is_empty) {
+            return None;
+        }
+        Some(match messenger.history.get() {
+            History::Loaded => Either::Left(view! {
+                <div class="empty" data-testid="empty-state">
+                    <p class="empty-title">"Questions? We're here to help."</p>
+                    <p>"Write us a message below and we'll reply right here."</p>
+                </div>
+            }),
+            History::Loading => Either::Right(view! {
+                <p class="notice" role="status">"Loading messages…"</p>
+            }),
+            History::Failed => Either::Right(view! {
+                <p class="notice" role="status">
+                    "Messages could not be loaded. Trying again…"
+                </p>
+            }),
+        })
+    };
+
+    view! {
+        <div class="scroller" node_ref=scroller on:scroll=on_scroll>
+            {earlier}
+            {earlier_failed}
+            {placeholder}
+            <div
+                class="log"
+                role="log"
+                aria-live="polite"
+                aria-label="Messages"
+                // Pages of history are not news: keep screen readers from
+                // reading them out as they arrive.
+                aria-busy=move || {
+                    let busy = messenger.history.get() == History::Loading
+                        || messenger.loading_earlier.get();
+                    busy.then_some("true")
+                }
+                data-testid="message-list"
+            >
+                <For each=move || rows.get() key=|row| row.clone() let:row>
+                    {match row {
+                        Row::Day { label, .. } => Either::Left(view! { <DaySeparator label /> }),
+                        Row::Message(entry) => Either::Right(view! { <MessageItem entry /> }),
+                    }}
+                </For>
+            </div>
+        </div>
+    }
+}

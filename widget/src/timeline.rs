@@ -1,0 +1,321 @@
+//! The conversation as the panel shows it: the messages the server has
+//! acknowledged, in `seq` order, followed by the customer's messages that are
+//! still on their way.
+//!
+//! Messages reach the widget by several paths (the history page, polling, the
+//! answer to a send), sometimes twice and out of order; [`Timeline::merge`] is
+//! the one place that reconciles them, by `seq` and by `client_id`. Pure Rust,
+//! so it is unit-tested natively.
+
+use messenger_wire::{Author, Message};
+
+/// Where a customer's message stands, as shown next to it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Status {
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Delivery state of a message the server has not acknowledged.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Delivery {
+    /// Queued or in flight.
+    Sending,
+    /// The network or the server failed; a retry may work.
+    NotSent,
+    /// The server refused it (a 4xx); the reason is the server's message.
+    Refused(String),
+}
+
+/// A customer message written in this panel and not yet acknowledged.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Pending {
+    /// Generated once; every retry reuses it so the server stores it once.
+    pub client_id: String,
+    pub body: String,
+    /// When the customer sent it (Unix ms, local clock).
+    pub created_at: i64,
+    pub delivery: Delivery,
+}
+
+/// One message as the view draws it. Equal entries draw identically, so the
+/// whole entry doubles as the key of its row.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Entry {
+    /// Stable across the pending → acknowledged transition of a message.
+    pub id: String,
+    pub author: Author,
+    pub body: String,
+    pub created_at: i64,
+    /// Only for the customer's own messages.
+    pub status: Option<Status>,
+    /// Why the server refused it, for [`Status::Failed`] messages that a
+    /// retry cannot fix.
+    pub refusal: Option<String>,
+    /// Set while the message is not acknowledged, to retry it.
+    pub pending_id: Option<String>,
+}
+
+#[derive(Clone, Default, Debug)]
+pub struct Timeline {
+    /// Acknowledged messages, ascending by `seq`, each `seq` once.
+    messages: Vec<Message>,
+    /// In the order the customer wrote them; drawn after `messages`.
+    pending: Vec<Pending>,
+    /// Every message with `seq <= synced` is known, so polling asks for the
+    /// ones after it. Kept apart from the highest `seq` held, because the
+    /// answer to a send can arrive before an agent's earlier message.
+    synced: i64,
+}
+
+impl Timeline {
+    /// Adds acknowledged messages, replacing what is already held for the
+    /// same `seq` and settling the pending message with the same `client_id`.
+    pub fn merge(&mut self, incoming: impl IntoIterator<Item = Message>) {
+        for message in incoming {
+            if message.author == Author::Customer
+                && let Some(client_id) = &message.client_id
+            {
+                self.pending.retain(|p| &p.client_id != client_id);
+            }
+            match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
+                Ok(i) => self.messages[i] = message,
+                Err(i) => self.messages.insert(i, message),
+            }
+        }
+    }
+
+    /// Merges messages that are complete up to their last `seq` (the latest
+    /// page of history, or an answer to "everything after `synced`").
+    pub fn merge_synced(&mut self, incoming: Vec<Message>) {
+        if let Some(last) = incoming.last() {
+            self.synced = self.synced.max(last.seq);
+        }
+        self.merge(incoming);
+    }
+
+    pub fn synced(&self) -> i64 {
+        self.synced
+    }
+
+    /// The highest `seq` held, 0 when none.
+    pub fn last_seq(&self) -> i64 {
+        self.messages.last().map_or(0, |m| m.seq)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.pending.is_empty()
+    }
+
+    /// Messages from anyone but the customer that came after `seen`.
+    pub fn unread_after(&self, seen: i64) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| m.seq > seen && m.author != Author::Customer)
+            .count()
+    }
+
+    pub fn push_pending(&mut self, pending: Pending) {
+        self.pending.push(pending);
+    }
+
+    /// The oldest message waiting to be sent: sending one at a time keeps the
+    /// customer's messages in the order they were written.
+    pub fn next_to_send(&self) -> Option<Pending> {
+        self.pending
+            .iter()
+            .find(|p| p.delivery == Delivery::Sending)
+            .cloned()
+    }
+
+    pub fn set_delivery(&mut self, client_id: &str, delivery: Delivery) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.client_id == client_id) {
+            p.delivery = delivery;
+        }
+    }
+
+    /// Queues a message that failed for another attempt. Refused messages
+    /// stay refused: sending the same body again would fail the same way.
+    pub fn retry(&mut self, client_id: &str) -> bool {
+        match self.pending.iter_mut().find(|p| p.client_id == client_id) {
+            Some(p) if p.delivery == Delivery::NotSent => {
+                p.delivery = Delivery::Sending;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops the history of a conversation the server no longer knows. The
+    /// customer's unsent messages stay, as "not sent", so their text is not
+    /// lost; a retry starts a new conversation.
+    pub fn forget_history(&mut self) {
+        self.messages.clear();
+        self.synced = 0;
+        for p in &mut self.pending {
+            if p.delivery == Delivery::Sending {
+                p.delivery = Delivery::NotSent;
+            }
+        }
+    }
+
+    /// Everything to draw, in order.
+    pub fn entries(&self) -> Vec<Entry> {
+        let acknowledged = self.messages.iter().map(|m| {
+            let own = m.author == Author::Customer;
+            Entry {
+                id: match (&m.client_id, own) {
+                    (Some(client_id), true) => format!("c:{client_id}"),
+                    _ => format!("m:{}", m.id),
+                },
+                author: m.author,
+                body: m.body.clone(),
+                created_at: m.created_at,
+                status: own.then_some(Status::Sent),
+                refusal: None,
+                pending_id: None,
+            }
+        });
+        let pending = self.pending.iter().map(|p| Entry {
+            id: format!("c:{}", p.client_id),
+            author: Author::Customer,
+            body: p.body.clone(),
+            created_at: p.created_at,
+            status: Some(match p.delivery {
+                Delivery::Sending => Status::Sending,
+                Delivery::NotSent | Delivery::Refused(_) => Status::Failed,
+            }),
+            refusal: match &p.delivery {
+                Delivery::Refused(reason) => Some(reason.clone()),
+                _ => None,
+            },
+            pending_id: Some(p.client_id.clone()),
+        });
+        acknowledged.chain(pending).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(seq: i64, author: Author, client_id: Option<&str>) -> Message {
+        Message {
+            id: format!("id{seq}"),
+            seq,
+            author,
+            client_id: client_id.map(str::to_owned),
+            body: format!("body {seq}"),
+            created_at: seq * 1000,
+        }
+    }
+
+    fn pending(client_id: &str) -> Pending {
+        Pending {
+            client_id: client_id.to_owned(),
+            body: "hello".to_owned(),
+            created_at: 0,
+            delivery: Delivery::Sending,
+        }
+    }
+
+    fn seqs(t: &Timeline) -> Vec<i64> {
+        t.messages.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn merging_keeps_seq_order_and_shows_each_message_once() {
+        let mut t = Timeline::default();
+        t.merge([
+            message(3, Author::Agent, None),
+            message(1, Author::Bot, None),
+        ]);
+        t.merge([
+            message(2, Author::Agent, None),
+            message(3, Author::Agent, None),
+        ]);
+        assert_eq!(seqs(&t), [1, 2, 3]);
+    }
+
+    #[test]
+    fn an_acknowledged_message_replaces_its_pending_copy_under_the_same_row_id() {
+        let mut t = Timeline::default();
+        t.push_pending(pending("a"));
+        let before = t.entries()[0].id.clone();
+        t.merge([message(1, Author::Customer, Some("a"))]);
+        let entries = t.entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].id, before);
+        assert_eq!(entries[0].status, Some(Status::Sent));
+    }
+
+    #[test]
+    fn pending_messages_stay_after_acknowledged_ones() {
+        let mut t = Timeline::default();
+        t.push_pending(pending("a"));
+        t.merge([message(7, Author::Agent, None)]);
+        let authors: Vec<_> = t.entries().iter().map(|e| e.author).collect();
+        assert_eq!(authors, [Author::Agent, Author::Customer]);
+    }
+
+    #[test]
+    fn an_acknowledgement_ahead_of_polling_does_not_move_the_sync_point() {
+        let mut t = Timeline::default();
+        t.merge_synced(vec![message(1, Author::Bot, None)]);
+        t.merge([message(3, Author::Customer, Some("a"))]);
+        assert_eq!(t.synced(), 1);
+        assert_eq!(t.last_seq(), 3);
+    }
+
+    #[test]
+    fn messages_are_sent_in_order_and_a_failure_does_not_block_the_next() {
+        let mut t = Timeline::default();
+        t.push_pending(pending("a"));
+        t.push_pending(pending("b"));
+        assert_eq!(t.next_to_send().unwrap().client_id, "a");
+        t.set_delivery("a", Delivery::NotSent);
+        assert_eq!(t.next_to_send().unwrap().client_id, "b");
+        t.set_delivery("b", Delivery::Refused("too long".into()));
+        assert!(t.next_to_send().is_none());
+        assert!(t.retry("a"));
+        assert!(!t.retry("b"), "a refused message is not retried");
+        assert_eq!(t.next_to_send().unwrap().client_id, "a");
+    }
+
+    #[test]
+    fn unread_counts_only_other_authors_after_seen() {
+        let mut t = Timeline::default();
+        t.merge([
+            message(1, Author::Agent, None),
+            message(2, Author::Customer, Some("a")),
+            message(3, Author::Bot, None),
+            message(4, Author::System, None),
+        ]);
+        assert_eq!(t.unread_after(0), 3);
+        assert_eq!(t.unread_after(2), 2);
+        assert_eq!(t.unread_after(4), 0);
+    }
+
+    #[test]
+    fn forgetting_history_keeps_unsent_text_as_not_sent() {
+        let mut t = Timeline::default();
+        t.merge_synced(vec![message(1, Author::Agent, None)]);
+        t.push_pending(pending("a"));
+        t.forget_history();
+        let entries = t.entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].status, Some(Status::Failed));
+        assert_eq!(t.synced(), 0);
+    }
+}
