@@ -30,6 +30,11 @@ pub fn router(api_origin: &str) -> Router {
                 )
             }),
         )
+        // Browsers ask for it on their own; answer without a 404 in the console.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route(
             "/demo.css",
             get(|| async {
