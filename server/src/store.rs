@@ -7,6 +7,12 @@
 //! here means concurrent sends never fail with `SQLITE_BUSY` and duplicate
 //! sends of one client id are decided one after the other. Reads use a pool
 //! of their own and never wait for writes.
+//!
+//! Messages are appended by one task with *group commit*: the sends waiting
+//! while a commit is on its way to disk are stored together in the next
+//! transaction, so many concurrent senders share one disk flush instead of
+//! queueing for one each. Every message committed is then published on
+//! [`Store::subscribe`], in commit order, for the live streams.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -18,8 +24,16 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::ids;
+
+/// Most sends stored in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Committed messages a slow stream may fall behind by before it must catch
+/// up from the database instead.
+const EVENT_BUFFER: usize = 4096;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -27,6 +41,25 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
+    appends: mpsc::Sender<AppendJob>,
+    committed: broadcast::Sender<Committed>,
+}
+
+/// A message just made durable, as published to live streams.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub conversation_id: String,
+    pub message: Message,
+}
+
+/// One send waiting for the appender task.
+struct AppendJob {
+    conversation_id: String,
+    author: Author,
+    client_id: String,
+    body: String,
+    now: i64,
+    reply: oneshot::Sender<Result<Appended, sqlx::Error>>,
 }
 
 /// What became of a send.
@@ -84,7 +117,22 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Store { read, write })
+        let (appends, jobs) = mpsc::channel(MAX_BATCH * 4);
+        let (committed, _) = broadcast::channel(EVENT_BUFFER);
+        tokio::spawn(run_appender(write.clone(), jobs, committed.clone()));
+        Ok(Store {
+            read,
+            write,
+            appends,
+            committed,
+        })
+    }
+
+    /// Messages committed from now on, in commit order (so in `seq` order
+    /// within each conversation). A receiver that falls more than
+    /// `EVENT_BUFFER` messages behind gets `Lagged` and must re-read.
+    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
+        self.committed.subscribe()
     }
 
     /// Closes both pools, waiting for connections in use to come back.
@@ -174,7 +222,8 @@ impl Store {
 
     /// Stores a message unless its client id was seen before in this
     /// conversation for this author; see [`Appended`]. Returns only after the
-    /// commit is durable.
+    /// commit is durable. If the caller goes away meanwhile, the send still
+    /// completes: a retry with the same client id then finds it.
     pub async fn append_message(
         &self,
         conversation_id: &str,
@@ -183,53 +232,20 @@ impl Store {
         body: &str,
         now: i64,
     ) -> Result<Appended, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
-        if let Some(existing) =
-            find_by_client_id(&mut tx, conversation_id, author, client_id).await?
-        {
-            tx.rollback().await?;
-            return Ok(if existing.body == body {
-                Appended::Replayed(existing)
-            } else {
-                Appended::Conflict
-            });
-        }
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE conversations
-             SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?)
-             WHERE id = ? RETURNING last_seq",
-        )
-        .bind(now)
-        .bind(conversation_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(seq) = seq else {
-            tx.rollback().await?;
-            return Ok(Appended::NoConversation);
-        };
-        let message = Message {
-            id: ids::message_id(),
-            seq,
+        let (reply, answer) = oneshot::channel();
+        let job = AppendJob {
+            conversation_id: conversation_id.to_owned(),
             author,
-            client_id: Some(client_id.to_owned()),
+            client_id: client_id.to_owned(),
             body: body.to_owned(),
-            created_at: now,
+            now,
+            reply,
         };
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&message.id)
-        .bind(conversation_id)
-        .bind(message.seq)
-        .bind(message.author.as_str())
-        .bind(client_id)
-        .bind(&message.body)
-        .bind(message.created_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Appended::Created(message))
+        self.appends
+            .send(job)
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
     /// Conversations with at least one message, most recently active first,
@@ -281,6 +297,111 @@ impl Store {
         };
         Ok((rows, next))
     }
+}
+
+/// The one task that appends messages: it takes every send waiting (up to
+/// [`MAX_BATCH`]), stores them in one transaction, answers each after the
+/// commit, and publishes what was created.
+async fn run_appender(
+    pool: SqlitePool,
+    mut jobs: mpsc::Receiver<AppendJob>,
+    committed: broadcast::Sender<Committed>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match append_batch(&pool, &batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    if let Ok(Appended::Created(message)) = &outcome {
+                        // No receiver is fine: nobody is watching.
+                        let _ = committed.send(Committed {
+                            conversation_id: job.conversation_id.clone(),
+                            message: message.clone(),
+                        });
+                    }
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, sends = batch.len(), "group commit failed");
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(sqlx::Error::Protocol(format!("commit failed: {err}"))));
+                }
+            }
+        }
+    }
+}
+
+/// Appends a batch in one transaction. Each send runs inside a savepoint, so
+/// one that fails is undone alone and the others still commit.
+async fn append_batch(
+    pool: &SqlitePool,
+    batch: &[AppendJob],
+) -> Result<Vec<Result<Appended, sqlx::Error>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
+        let outcome = append_one(&mut tx, job).await;
+        if outcome.is_err() {
+            sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
+        }
+        sqlx::query("RELEASE send").execute(&mut *tx).await?;
+        outcomes.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn append_one(
+    tx: &mut Transaction<'_, Sqlite>,
+    job: &AppendJob,
+) -> Result<Appended, sqlx::Error> {
+    if let Some(existing) =
+        find_by_client_id(tx, &job.conversation_id, job.author, &job.client_id).await?
+    {
+        return Ok(if existing.body == job.body {
+            Appended::Replayed(existing)
+        } else {
+            Appended::Conflict
+        });
+    }
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations
+         SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?)
+         WHERE id = ? RETURNING last_seq",
+    )
+    .bind(job.now)
+    .bind(&job.conversation_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(seq) = seq else {
+        return Ok(Appended::NoConversation);
+    };
+    let message = Message {
+        id: ids::message_id(),
+        seq,
+        author: job.author,
+        client_id: Some(job.client_id.clone()),
+        body: job.body.clone(),
+        created_at: job.now,
+    };
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&message.id)
+    .bind(&job.conversation_id)
+    .bind(message.seq)
+    .bind(message.author.as_str())
+    .bind(&job.client_id)
+    .bind(&message.body)
+    .bind(message.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Appended::Created(message))
 }
 
 const MESSAGE_COLUMNS: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages";
