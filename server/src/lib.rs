@@ -27,6 +27,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub agent_key_hash: Option<Arc<[u8; 32]>>,
     pub assets: Arc<assets::Assets>,
     allowed_origins: Arc<Vec<HeaderValue>>,
+    /// Turns true when the server begins to shut down; open streams end.
+    shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -79,7 +82,13 @@ impl AppState {
                 frame_ancestors,
             }),
             allowed_origins: Arc::new(allowed_origins),
+            shutdown: Arc::new(watch::Sender::new(false)),
         })
+    }
+
+    /// Becomes true when the server begins to shut down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 }
 
@@ -115,14 +124,20 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes, then lets
-/// requests in flight finish and closes the database.
+/// Serves `app(state)` on `listener` until `shutdown` completes, then ends
+/// the open streams (their clients reconnect), lets requests in flight
+/// finish and closes the database.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
+    let stop_streams = state.shutdown.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stop_streams.send_replace(true);
+    };
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;

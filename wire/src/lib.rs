@@ -133,6 +133,14 @@ pub struct ConversationList {
     pub next_cursor: Option<String>,
 }
 
+/// A message event on the agent stream, which carries every conversation.
+/// (The customer stream carries [`Message`]s of its one conversation.)
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct MessageEvent {
+    pub conversation_id: String,
+    pub message: Message,
+}
+
 /// Stable, machine-readable error codes. Clients match on these, never on
 /// the human-readable message.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]

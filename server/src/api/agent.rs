@@ -9,16 +9,18 @@ use axum::routing::{get, post};
 use messenger_wire::{Author, ConversationList, ConversationPage, Message, SendMessage};
 use serde::Deserialize;
 
-use super::{Agent, ApiJson, ApiQuery, PageParams};
+use super::{Agent, ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, stream};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::store::ListCursor;
+use axum::response::IntoResponse;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/conversations", get(list))
         .route("/conversations/{id}", get(read))
         .route("/conversations/{id}/messages", post(reply))
+        .route("/events", get(events))
 }
 
 #[derive(Deserialize, Debug)]
@@ -76,4 +78,10 @@ async fn reply(
     ApiJson(request): ApiJson<SendMessage>,
 ) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
     super::send(&state, &id, Author::Agent, request).await
+}
+
+/// `GET /api/v1/agent/events`: every conversation's new messages, live, as
+/// Server-Sent Events of `MessageEvent`.
+async fn events(_: Agent, State(state): State<AppState>) -> impl IntoResponse {
+    (NO_PROXY_BUFFERING, stream::all_conversations(&state))
 }

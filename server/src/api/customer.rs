@@ -4,14 +4,15 @@
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use messenger_wire::{
     Author, Conversation, ConversationPage, Message, SendMessage, StartedConversation,
 };
 
-use super::{ApiJson, ApiQuery, PageParams, bearer};
+use super::{ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, StreamParams, bearer, stream};
 use crate::error::ApiError;
 use crate::{AppState, ids};
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/conversations", post(start))
         .route("/conversation", get(read))
         .route("/conversation/messages", post(send))
+        .route("/conversation/events", get(events))
 }
 
 /// The conversation a request's token belongs to.
@@ -79,4 +81,19 @@ async fn send(
     ApiJson(request): ApiJson<SendMessage>,
 ) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
     super::send(&state, &conversation.id, Author::Customer, request).await
+}
+
+/// `GET /api/v1/conversation/events`: the conversation's messages as Server-
+/// Sent Events, from `Last-Event-ID` (or `after`) on, then live.
+async fn events(
+    State(state): State<AppState>,
+    Customer(conversation): Customer,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<StreamParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let after = stream::resume_point(&headers, params.after)?;
+    Ok((
+        NO_PROXY_BUFFERING,
+        stream::conversation(&state, conversation.id, after),
+    ))
 }

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod customer;
+pub mod stream;
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Query};
@@ -68,6 +69,15 @@ impl FromRequestParts<AppState> for Agent {
         }
     }
 }
+
+/// Where a stream starts, when no `Last-Event-ID` header says.
+#[derive(Deserialize, Debug, Default)]
+pub struct StreamParams {
+    pub after: Option<i64>,
+}
+
+/// SSE responses must not be held back by buffering proxies.
+const NO_PROXY_BUFFERING: [(&str, &str); 1] = [("x-accel-buffering", "no")];
 
 /// History paging shared by the customer and agent views of a conversation:
 /// `limit`, and at most one of `before` (a cursor from `older_cursor`) and

@@ -225,3 +225,99 @@ fn write_fake_assets(dir: &Path) {
     )
     .unwrap();
 }
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+/// A minimal SSE reader over a streaming response.
+pub struct EventStream {
+    response: Response,
+    buffer: String,
+}
+
+impl EventStream {
+    pub fn new(response: Response) -> Self {
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), or `None` if the stream ended or
+    /// nothing came within `wait`.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: "message".into(),
+                    id: None,
+                    data: String::new(),
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().into();
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().into());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next message event, decoded.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        let event = self.next_within(std::time::Duration::from_secs(5)).await?;
+        assert_eq!(event.event, "message");
+        let message: Message = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(event.id.as_deref(), Some(message.seq.to_string().as_str()));
+        Some(message)
+    }
+}
+
+impl TestApp {
+    /// Opens the customer stream; `resume` is sent as `Last-Event-ID`.
+    pub async fn open_stream(&self, token: &str, resume: Option<i64>) -> Response {
+        let mut request = self
+            .client
+            .get(self.api("/conversation/events"))
+            .bearer_auth(token);
+        if let Some(seq) = resume {
+            request = request.header("last-event-id", seq.to_string());
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn stream(&self, token: &str, resume: Option<i64>) -> EventStream {
+        let response = self.open_stream(token, resume).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"))
+        );
+        EventStream::new(response)
+    }
+}

@@ -1,0 +1,230 @@
+//! Live streams (Server-Sent Events): resume from a sequence number, live
+//! delivery, isolation between conversations, refusal of bad credentials.
+
+mod support;
+
+use std::time::Duration;
+
+use messenger_wire::{Author, MessageEvent};
+use reqwest::StatusCode;
+use support::{AGENT_KEY, EventStream, TestApp, assert_error};
+
+#[tokio::test]
+async fn resuming_from_seq_n_returns_exactly_n_plus_one_onwards_then_live_messages() {
+    let app = TestApp::spawn().await;
+    let token = app.start_conversation().await.token;
+    for i in 1..=5 {
+        app.send(&token, &format!("m{i}"), &format!("message {i}"))
+            .await;
+    }
+
+    let mut stream = app.stream(&token, Some(2)).await;
+    for expected in 3..=5 {
+        assert_eq!(stream.next_message().await.unwrap().seq, expected);
+    }
+    app.send(&token, "m6", "live one").await;
+    let live = stream.next_message().await.unwrap();
+    assert_eq!((live.seq, live.body.as_str()), (6, "live one"));
+}
+
+#[tokio::test]
+async fn the_after_parameter_resumes_like_last_event_id_and_the_header_wins() {
+    let app = TestApp::spawn().await;
+    let token = app.start_conversation().await.token;
+    for i in 1..=4 {
+        app.send(&token, &format!("m{i}"), "x").await;
+    }
+    let by_query = app
+        .client
+        .get(app.api("/conversation/events?after=3"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        EventStream::new(by_query).next_message().await.unwrap().seq,
+        4
+    );
+
+    let both = app
+        .client
+        .get(app.api("/conversation/events?after=0"))
+        .bearer_auth(&token)
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(EventStream::new(both).next_message().await.unwrap().seq, 3);
+}
+
+#[tokio::test]
+async fn a_stream_from_the_start_replays_the_whole_history_in_order() {
+    let app = TestApp::spawn().await;
+    let token = app.start_conversation().await.token;
+    for i in 1..=450 {
+        app.send(&token, &format!("m{i}"), "x").await;
+    }
+    let mut stream = app.stream(&token, None).await;
+    for expected in 1..=450 {
+        assert_eq!(stream.next_message().await.unwrap().seq, expected);
+    }
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_an_open_customer_stream() {
+    let app = TestApp::spawn().await;
+    let started = app.start_conversation().await;
+    app.send(&started.token, "m1", "Hello?").await;
+    let mut stream = app.stream(&started.token, Some(1)).await;
+
+    app.agent_reply(&started.conversation.id, "a1", "Hi! How can I help?")
+        .await;
+    let reply = stream.next_message().await.unwrap();
+    assert_eq!(reply.author, Author::Agent);
+    assert_eq!(reply.body, "Hi! How can I help?");
+}
+
+#[tokio::test]
+async fn messages_sent_concurrently_arrive_once_each_in_strict_sequence_order() {
+    let app = TestApp::spawn().await;
+    let tokens: Vec<String> = futures::future::join_all((0..4).map(|_| app.start_conversation()))
+        .await
+        .into_iter()
+        .map(|s| s.token)
+        .collect();
+    let mut streams = Vec::new();
+    for token in &tokens {
+        streams.push(app.stream(token, Some(0)).await);
+    }
+
+    let ids: Vec<(usize, String)> = (0..120).map(|i| (i % 4, format!("c{i}"))).collect();
+    let sends = ids
+        .iter()
+        .map(|(conversation, id)| app.send_raw(&tokens[*conversation], id, "hi"));
+    for response in futures::future::join_all(sends).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
+    for stream in &mut streams {
+        let seqs: Vec<i64> = {
+            let mut seqs = Vec::new();
+            for _ in 0..30 {
+                seqs.push(stream.next_message().await.unwrap().seq);
+            }
+            seqs
+        };
+        assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
+        assert!(
+            stream
+                .next_within(Duration::from_millis(300))
+                .await
+                .is_none(),
+            "nothing more, nothing twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_never_carries_another_conversations_messages() {
+    let app = TestApp::spawn().await;
+    let a = app.start_conversation().await;
+    let b = app.start_conversation().await;
+    let mut stream_a = app.stream(&a.token, None).await;
+
+    app.send(&b.token, "b1", "for B only").await;
+    app.agent_reply(&b.conversation.id, "r1", "also for B")
+        .await;
+    app.send(&a.token, "a1", "for A").await;
+
+    let first = stream_a.next_message().await.unwrap();
+    assert_eq!(first.body, "for A");
+    assert!(
+        stream_a
+            .next_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "B's messages never reach A's stream"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_with_an_invalid_or_missing_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let unknown = app.open_stream("mwc_not-a-real-token", None).await;
+    assert_error(unknown, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let missing = app
+        .client
+        .get(app.api("/conversation/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(missing, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn a_malformed_resume_point_is_a_400() {
+    let app = TestApp::spawn().await;
+    let token = app.start_conversation().await.token;
+    let response = app
+        .client
+        .get(app.api("/conversation/events"))
+        .bearer_auth(&token)
+        .header("last-event-id", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn the_agent_stream_carries_every_conversations_new_messages() {
+    let app = TestApp::spawn().await;
+    let a = app.start_conversation().await;
+    let b = app.start_conversation().await;
+    let response = app
+        .client
+        .get(app.api("/agent/events"))
+        .bearer_auth(AGENT_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = EventStream::new(response);
+
+    app.send(&a.token, "a1", "from A").await;
+    app.send(&b.token, "b1", "from B").await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let event = stream.next_within(Duration::from_secs(5)).await.unwrap();
+        let event: MessageEvent = serde_json::from_str(&event.data).unwrap();
+        seen.push((event.conversation_id, event.message.body));
+    }
+    assert_eq!(
+        seen,
+        [
+            (a.conversation.id.clone(), "from A".to_owned()),
+            (b.conversation.id.clone(), "from B".to_owned())
+        ]
+    );
+
+    let customer_token = app
+        .client
+        .get(app.api("/agent/events"))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(customer_token, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn shutting_down_ends_open_streams_so_clients_reconnect() {
+    let mut app = TestApp::spawn().await;
+    let token = app.start_conversation().await.token;
+    let mut stream = app.stream(&token, None).await;
+    // Graceful shutdown would wait forever for an endless stream.
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("shutdown completes with a stream open");
+    assert!(stream.next_within(Duration::from_secs(5)).await.is_none());
+}
