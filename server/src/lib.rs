@@ -16,11 +16,13 @@ pub mod assets;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod feed;
 pub mod ids;
 pub mod store;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -34,6 +36,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
+use feed::{Feed, FeedEvent};
+use messenger_wire::Author;
 use store::Store;
 
 /// Largest request body accepted: a maximal message is 5,000 characters of
@@ -50,12 +54,18 @@ pub struct AppState {
     allowed_origins: Arc<Vec<HeaderValue>>,
     /// Turns true when the server begins to shut down; open streams end.
     shutdown: Arc<watch::Sender<bool>>,
+    /// Live events for the streams.
+    pub feed: Feed,
+    /// When each (conversation, author) last announced typing, to drop
+    /// notices that come too close together.
+    typing: Arc<Mutex<HashMap<(String, Author), i64>>>,
 }
 
 impl AppState {
     /// Opens the database (creating and migrating it) and prepares the state.
     pub async fn new(config: &Config) -> Result<Self, sqlx::Error> {
-        let store = Store::open(&config.database).await?;
+        let feed = Feed::new();
+        let store = Store::open(&config.database, feed.clone()).await?;
         let allowed_origins: Vec<HeaderValue> = config
             .allowed_origins
             .iter()
@@ -83,7 +93,35 @@ impl AppState {
             }),
             allowed_origins: Arc::new(allowed_origins),
             shutdown: Arc::new(watch::Sender::new(false)),
+            feed,
+            typing: Arc::default(),
         })
+    }
+
+    /// Announces that `author` is typing in the conversation, unless they
+    /// already did less than [`messenger_wire::TYPING_INTERVAL_MS`] ago.
+    pub fn typing(&self, conversation_id: &str, author: Author) {
+        let now = now_ms();
+        {
+            let mut last = self.typing.lock().unwrap_or_else(|e| e.into_inner());
+            let key = (conversation_id.to_owned(), author);
+            if last
+                .get(&key)
+                .is_some_and(|at| now - at < messenger_wire::TYPING_INTERVAL_MS)
+            {
+                return;
+            }
+            // Forget stale entries now and then so the map stays small.
+            if last.len() > 10_000 {
+                last.retain(|_, at| now - *at < messenger_wire::TYPING_INTERVAL_MS);
+            }
+            last.insert(key, now);
+        }
+        self.feed
+            .publish(FeedEvent::Typing(messenger_wire::TypingEvent {
+                conversation_id: conversation_id.to_owned(),
+                author,
+            }));
     }
 
     /// Becomes true when the server begins to shut down.

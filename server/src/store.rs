@@ -11,8 +11,8 @@
 //! Messages are appended by one task with *group commit*: the sends waiting
 //! while a commit is on its way to disk are stored together in the next
 //! transaction, so many concurrent senders share one disk flush instead of
-//! queueing for one each. Every message committed is then published on
-//! [`Store::subscribe`], in commit order, for the live streams.
+//! queueing for one each. Every message committed is then published on the
+//! [`Feed`], in commit order, for the live streams.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,16 +24,13 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::feed::{Feed, FeedEvent};
 use crate::ids;
 
 /// Most sends stored in one transaction.
 const MAX_BATCH: usize = 256;
-
-/// Committed messages a slow stream may fall behind by before it must catch
-/// up from the database instead.
-const EVENT_BUFFER: usize = 4096;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -42,14 +39,7 @@ pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
     appends: mpsc::Sender<AppendJob>,
-    committed: broadcast::Sender<Committed>,
-}
-
-/// A message just made durable, as published to live streams.
-#[derive(Debug, Clone)]
-pub struct Committed {
-    pub conversation_id: String,
-    pub message: Message,
+    feed: Feed,
 }
 
 /// One send waiting for the appender task.
@@ -95,7 +85,8 @@ pub struct ListCursor {
 
 impl Store {
     /// Opens (creating if needed) the database file and applies migrations.
-    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+    /// What becomes durable is announced on `feed`.
+    pub async fn open(path: &Path, feed: Feed) -> Result<Self, sqlx::Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
@@ -118,21 +109,13 @@ impl Store {
             .connect_with(options.read_only(true))
             .await?;
         let (appends, jobs) = mpsc::channel(MAX_BATCH * 4);
-        let (committed, _) = broadcast::channel(EVENT_BUFFER);
-        tokio::spawn(run_appender(write.clone(), jobs, committed.clone()));
+        tokio::spawn(run_appender(write.clone(), jobs, feed.clone()));
         Ok(Store {
             read,
             write,
             appends,
-            committed,
+            feed,
         })
-    }
-
-    /// Messages committed from now on, in commit order (so in `seq` order
-    /// within each conversation). A receiver that falls more than
-    /// `EVENT_BUFFER` messages behind gets `Lagged` and must re-read.
-    pub fn subscribe(&self) -> broadcast::Receiver<Committed> {
-        self.committed.subscribe()
     }
 
     /// Closes both pools, waiting for connections in use to come back.
@@ -151,6 +134,8 @@ impl Store {
             created_at: now,
             last_activity_at: now,
             last_seq: 0,
+            customer_read_seq: 0,
+            agent_read_seq: 0,
         };
         sqlx::query(
             "INSERT INTO conversations (id, token_hash, created_at, last_activity_at, last_seq)
@@ -169,10 +154,9 @@ impl Store {
         &self,
         token_hash: &[u8],
     ) -> Result<Option<Conversation>, sqlx::Error> {
-        sqlx::query(
-            "SELECT id, created_at, last_activity_at, last_seq FROM conversations
-             WHERE token_hash = ?",
-        )
+        sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE token_hash = ?"
+        ))
         .bind(token_hash)
         .map(conversation_from_row)
         .fetch_optional(&self.read)
@@ -180,9 +164,9 @@ impl Store {
     }
 
     pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>, sqlx::Error> {
-        sqlx::query(
-            "SELECT id, created_at, last_activity_at, last_seq FROM conversations WHERE id = ?",
-        )
+        sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+        ))
         .bind(id)
         .map(conversation_from_row)
         .fetch_optional(&self.read)
@@ -248,6 +232,46 @@ impl Store {
         answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
+    /// Records that `reader` has seen the conversation up to `seq` (capped
+    /// at its last message; a mark never moves back) and announces it when
+    /// it moved. Returns the conversation as it now stands.
+    pub async fn mark_read(
+        &self,
+        conversation_id: &str,
+        reader: Author,
+        seq: i64,
+    ) -> Result<Option<Conversation>, sqlx::Error> {
+        let column = match reader {
+            Author::Agent => "agent_read_seq",
+            _ => "customer_read_seq",
+        };
+        // Only a mark that moves forward updates the row (and so returns it).
+        let moved = sqlx::query(&format!(
+            "UPDATE conversations SET {column} = min(?1, last_seq)
+             WHERE id = ?2 AND {column} < min(?1, last_seq)
+             RETURNING {CONVERSATION_COLUMNS}"
+        ))
+        .bind(seq)
+        .bind(conversation_id)
+        .map(conversation_from_row)
+        .fetch_optional(&self.write)
+        .await?;
+        let Some(conversation) = moved else {
+            return self.conversation(conversation_id).await;
+        };
+        let seq = match reader {
+            Author::Agent => conversation.agent_read_seq,
+            _ => conversation.customer_read_seq,
+        };
+        self.feed
+            .publish(FeedEvent::Read(messenger_wire::ReadEvent {
+                conversation_id: conversation_id.to_owned(),
+                reader,
+                seq,
+            }));
+        Ok(Some(conversation))
+    }
+
     /// Conversations with at least one message, most recently active first,
     /// each with its latest message.
     pub async fn list_conversations(
@@ -261,6 +285,7 @@ impl Store {
         };
         let mut rows = sqlx::query(
             "SELECT c.id, c.created_at, c.last_activity_at, c.last_seq,
+                    c.customer_read_seq, c.agent_read_seq,
                     m.id AS m_id, m.seq AS m_seq, m.author AS m_author,
                     m.client_id AS m_client_id, m.body AS m_body, m.created_at AS m_created_at
              FROM conversations c
@@ -302,19 +327,14 @@ impl Store {
 /// The one task that appends messages: it takes every send waiting (up to
 /// [`MAX_BATCH`]), stores them in one transaction, answers each after the
 /// commit, and publishes what was created.
-async fn run_appender(
-    pool: SqlitePool,
-    mut jobs: mpsc::Receiver<AppendJob>,
-    committed: broadcast::Sender<Committed>,
-) {
+async fn run_appender(pool: SqlitePool, mut jobs: mpsc::Receiver<AppendJob>, feed: Feed) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match append_batch(&pool, &batch).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     if let Ok(Appended::Created(message)) = &outcome {
-                        // No receiver is fine: nobody is watching.
-                        let _ = committed.send(Committed {
+                        feed.publish(FeedEvent::Message {
                             conversation_id: job.conversation_id.clone(),
                             message: message.clone(),
                         });
@@ -404,6 +424,9 @@ async fn append_one(
     Ok(Appended::Created(message))
 }
 
+const CONVERSATION_COLUMNS: &str =
+    "id, created_at, last_activity_at, last_seq, customer_read_seq, agent_read_seq";
+
 const MESSAGE_COLUMNS: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages";
 
 const OLDER_THAN: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages
@@ -436,6 +459,8 @@ fn conversation_from_row<R: std::borrow::Borrow<SqliteRow>>(row: R) -> Conversat
         created_at: row.get("created_at"),
         last_activity_at: row.get("last_activity_at"),
         last_seq: row.get("last_seq"),
+        customer_read_seq: row.get("customer_read_seq"),
+        agent_read_seq: row.get("agent_read_seq"),
     }
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use messenger_wire::{Author, MessageEvent};
+use messenger_wire::{Author, Conversation, MessageEvent, ReadEvent, TypingEvent};
 use reqwest::StatusCode;
 use support::{AGENT_KEY, EventStream, TestApp, assert_error};
 
@@ -222,9 +222,195 @@ async fn shutting_down_ends_open_streams_so_clients_reconnect() {
     let mut app = TestApp::spawn().await;
     let token = app.start_conversation().await.token;
     let mut stream = app.stream(&token, None).await;
+    for _ in 0..2 {
+        stream
+            .next_of("read")
+            .await
+            .expect("the read snapshot on connect");
+    }
     // Graceful shutdown would wait forever for an endless stream.
     tokio::time::timeout(Duration::from_secs(10), app.stop())
         .await
         .expect("shutdown completes with a stream open");
     assert!(stream.next_within(Duration::from_secs(5)).await.is_none());
+}
+
+async fn agent_stream(app: &TestApp) -> EventStream {
+    let response = app
+        .client
+        .get(app.api("/agent/events"))
+        .bearer_auth(AGENT_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    EventStream::new(response)
+}
+
+async fn mark_read(app: &TestApp, path: &str, bearer: &str, seq: i64) -> Conversation {
+    let response = app
+        .client
+        .post(app.api(path))
+        .bearer_auth(bearer)
+        .json(&serde_json::json!({ "seq": seq }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn each_side_sees_how_far_the_other_has_read() {
+    let app = TestApp::spawn().await;
+    let started = app.start_conversation().await;
+    let id = started.conversation.id.clone();
+    app.send(&started.token, "m1", "Hello").await;
+    app.agent_reply(&id, "a1", "Hi!").await;
+    let mut customer = app.stream(&started.token, Some(2)).await;
+    let mut agent = agent_stream(&app).await;
+
+    // The agent reads the customer's message: the customer's stream says so.
+    let marked = mark_read(
+        &app,
+        &format!("/agent/conversations/{id}/read"),
+        AGENT_KEY,
+        1,
+    )
+    .await;
+    assert_eq!(marked.agent_read_seq, 1);
+    let receipts: Vec<ReadEvent> = {
+        let mut all = Vec::new();
+        while all.len() < 3 {
+            let e = customer.next_of("read").await.expect("read events");
+            all.push(serde_json::from_str(&e.data).unwrap());
+        }
+        all
+    };
+    // Two snapshots on connect (nobody has read anything), then the receipt.
+    assert_eq!(
+        receipts[2],
+        ReadEvent {
+            conversation_id: id.clone(),
+            reader: Author::Agent,
+            seq: 1
+        }
+    );
+
+    // The customer sees the reply: the agent stream says so.
+    mark_read(&app, "/conversation/read", &started.token, 2).await;
+    // (The agent stream also carries the agents' own receipts.)
+    let read = loop {
+        let e = agent.next_of("read").await.expect("the agent hears of it");
+        let read: ReadEvent = serde_json::from_str(&e.data).unwrap();
+        if read.reader == Author::Customer {
+            break read;
+        }
+    };
+    assert_eq!(read.seq, 2);
+
+    // And anyone loading the conversation sees both marks.
+    let page = app.read(&started.token, "").await;
+    assert_eq!(
+        (
+            page.conversation.customer_read_seq,
+            page.conversation.agent_read_seq
+        ),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
+async fn read_marks_never_move_back_nor_past_the_last_message() {
+    let app = TestApp::spawn().await;
+    let started = app.start_conversation().await;
+    for i in 1..=3 {
+        app.send(&started.token, &format!("m{i}"), "x").await;
+    }
+    assert_eq!(
+        mark_read(&app, "/conversation/read", &started.token, 99)
+            .await
+            .customer_read_seq,
+        3
+    );
+    assert_eq!(
+        mark_read(&app, "/conversation/read", &started.token, 1)
+            .await
+            .customer_read_seq,
+        3
+    );
+    let unknown = app
+        .client
+        .post(app.api("/agent/conversations/c_nope/read"))
+        .bearer_auth(AGENT_KEY)
+        .json(&serde_json::json!({ "seq": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn typing_reaches_the_other_side_and_repeats_are_throttled() {
+    let app = TestApp::spawn().await;
+    let started = app.start_conversation().await;
+    let id = started.conversation.id.clone();
+    let mut agent = agent_stream(&app).await;
+    let mut customer = app.stream(&started.token, None).await;
+
+    for _ in 0..3 {
+        let response = app
+            .client
+            .post(app.api("/conversation/typing"))
+            .bearer_auth(&started.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    let e = agent
+        .next_of("typing")
+        .await
+        .expect("the agent sees typing");
+    let typing: TypingEvent = serde_json::from_str(&e.data).unwrap();
+    assert_eq!(
+        typing,
+        TypingEvent {
+            conversation_id: id.clone(),
+            author: Author::Customer
+        }
+    );
+    let again = agent.next_within(Duration::from_millis(500)).await;
+    assert!(
+        again.is_none(),
+        "three notices in a row make one event: {again:?}"
+    );
+
+    let response = app
+        .client
+        .post(app.api(&format!("/agent/conversations/{id}/typing")))
+        .bearer_auth(AGENT_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // (The customer's stream also carries the customer's own notice.)
+    let mut authors = Vec::new();
+    while !authors.contains(&Author::Agent) {
+        let e = customer
+            .next_of("typing")
+            .await
+            .expect("the agent's notice");
+        authors.push(serde_json::from_str::<TypingEvent>(&e.data).unwrap().author);
+    }
+    assert_eq!(authors, [Author::Customer, Author::Agent]);
+
+    let unknown = app
+        .client
+        .post(app.api("/agent/conversations/c_nope/typing"))
+        .bearer_auth(AGENT_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -83,6 +83,12 @@ pub struct Conversation {
     pub last_activity_at: i64,
     /// `seq` of the latest message; 0 when there is none.
     pub last_seq: i64,
+    /// Highest `seq` the customer has seen (0: none).
+    #[serde(default)]
+    pub customer_read_seq: i64,
+    /// Highest `seq` an agent has read (0: none).
+    #[serde(default)]
+    pub agent_read_seq: i64,
 }
 
 /// Response to `POST /api/v1/conversations`.
@@ -140,6 +146,32 @@ pub struct MessageEvent {
     pub conversation_id: String,
     pub message: Message,
 }
+
+/// Body of a mark-as-read request: everything up to `seq` has been seen.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MarkRead {
+    pub seq: i64,
+}
+
+/// A read receipt on the streams (`event: read`): `reader` (customer or
+/// agent) has seen the conversation up to `seq`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct ReadEvent {
+    pub conversation_id: String,
+    pub reader: Author,
+    pub seq: i64,
+}
+
+/// Someone is typing (`event: typing`). Clients show it for a few seconds
+/// unless it is repeated; senders repeat it at most every [`TYPING_INTERVAL_MS`].
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct TypingEvent {
+    pub conversation_id: String,
+    pub author: Author,
+}
+
+/// Typing notices closer together than this are dropped by the server.
+pub const TYPING_INTERVAL_MS: i64 = 2_000;
 
 /// Stable, machine-readable error codes. Clients match on these, never on
 /// the human-readable message.

@@ -6,7 +6,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use messenger_wire::{Author, ConversationList, ConversationPage, Message, SendMessage};
+use messenger_wire::{
+    Author, Conversation, ConversationList, ConversationPage, MarkRead, Message, SendMessage,
+};
 use serde::Deserialize;
 
 use super::{Agent, ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, stream};
@@ -20,6 +22,8 @@ pub fn router() -> Router<AppState> {
         .route("/conversations", get(list))
         .route("/conversations/{id}", get(read))
         .route("/conversations/{id}/messages", post(reply))
+        .route("/conversations/{id}/read", post(read_up_to))
+        .route("/conversations/{id}/typing", post(typing))
         .route("/events", get(events))
 }
 
@@ -84,4 +88,27 @@ async fn reply(
 /// Server-Sent Events of `MessageEvent`.
 async fn events(_: Agent, State(state): State<AppState>) -> impl IntoResponse {
     (NO_PROXY_BUFFERING, stream::all_conversations(&state))
+}
+
+/// `POST /api/v1/agent/conversations/{id}/read`: an agent has read up to `seq`.
+async fn read_up_to(
+    _: Agent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(mark): ApiJson<MarkRead>,
+) -> Result<ApiJson<Conversation>, ApiError> {
+    super::mark_read(&state, &id, Author::Agent, mark).await
+}
+
+/// `POST /api/v1/agent/conversations/{id}/typing`: an agent is typing.
+async fn typing(
+    _: Agent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.conversation(&id).await?.is_none() {
+        return Err(ApiError::not_found("no such conversation"));
+    }
+    state.typing(&id, Author::Agent);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use messenger_wire::{
-    Author, Conversation, ConversationPage, Message, SendMessage, StartedConversation,
+    Author, Conversation, ConversationPage, MarkRead, Message, SendMessage, StartedConversation,
 };
 
 use super::{ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, StreamParams, bearer, stream};
@@ -22,6 +22,8 @@ pub fn router() -> Router<AppState> {
         .route("/conversation", get(read))
         .route("/conversation/messages", post(send))
         .route("/conversation/events", get(events))
+        .route("/conversation/read", post(read_up_to))
+        .route("/conversation/typing", post(typing))
 }
 
 /// The conversation a request's token belongs to.
@@ -96,4 +98,19 @@ async fn events(
         NO_PROXY_BUFFERING,
         stream::conversation(&state, conversation.id, after),
     ))
+}
+
+/// `POST /api/v1/conversation/read`: the customer has seen up to `seq`.
+async fn read_up_to(
+    State(state): State<AppState>,
+    Customer(conversation): Customer,
+    ApiJson(mark): ApiJson<MarkRead>,
+) -> Result<ApiJson<Conversation>, ApiError> {
+    super::mark_read(&state, &conversation.id, Author::Customer, mark).await
+}
+
+/// `POST /api/v1/conversation/typing`: the customer is typing.
+async fn typing(State(state): State<AppState>, Customer(conversation): Customer) -> StatusCode {
+    state.typing(&conversation.id, Author::Customer);
+    StatusCode::NO_CONTENT
 }

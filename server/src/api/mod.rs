@@ -174,3 +174,18 @@ async fn send(
         Appended::NoConversation => Err(ApiError::not_found("no such conversation")),
     }
 }
+
+/// Moves a read mark forward (never back, never past the last message).
+async fn mark_read(
+    state: &AppState,
+    conversation_id: &str,
+    reader: messenger_wire::Author,
+    mark: messenger_wire::MarkRead,
+) -> Result<ApiJson<messenger_wire::Conversation>, ApiError> {
+    state
+        .store
+        .mark_read(conversation_id, reader, mark.seq)
+        .await?
+        .map(ApiJson)
+        .ok_or_else(|| ApiError::not_found("no such conversation"))
+}

@@ -1,4 +1,5 @@
-//! Live event streams over Server-Sent Events.
+//! Live event streams over Server-Sent Events: `message` events (with the
+//! message's `seq` as SSE id), `read` receipts and `typing` notices.
 //!
 //! A conversation's stream first catches up from the database (every message
 //! after the `seq` the client already holds), then follows the store's feed
@@ -19,11 +20,12 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_core::Stream;
-use messenger_wire::{Message, MessageEvent};
+use messenger_wire::{Author, Message, MessageEvent, ReadEvent, TypingEvent};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::feed::FeedEvent;
 use crate::store::Window;
 
 /// Messages read from the database per catch-up query.
@@ -58,10 +60,11 @@ pub fn conversation(
     after: i64,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let store = state.store.clone();
-    let mut feed = store.subscribe();
+    let mut feed = state.feed.subscribe();
     let mut shutdown = state.shutdown_signal();
     let events = async_stream::stream! {
         let mut last = after;
+        let mut first_catch_up = true;
         'catch_up: loop {
             loop {
                 let page = store
@@ -81,20 +84,40 @@ pub fn conversation(
                     break;
                 }
             }
+            if std::mem::take(&mut first_catch_up) {
+                // Where both sides' reading stands, for a client (re)joining.
+                if let Ok(Some(now)) = store.conversation(&conversation_id).await {
+                    for (reader, seq) in [
+                        (Author::Customer, now.customer_read_seq),
+                        (Author::Agent, now.agent_read_seq),
+                    ] {
+                        let event = ReadEvent { conversation_id: conversation_id.clone(), reader, seq };
+                        yield Ok(read_event(&event));
+                    }
+                }
+            }
             loop {
                 let received = tokio::select! {
                     _ = shutdown.wait_for(|stop| *stop) => break 'catch_up,
                     received = feed.recv() => received,
                 };
-                match received {
-                    Ok(c) if c.conversation_id != conversation_id || c.message.seq <= last => {}
-                    Ok(c) if c.message.seq == last + 1 => {
-                        last = c.message.seq;
-                        yield Ok(message_event(&c.message));
-                    }
-                    // A gap, or the feed overflowed: read what was missed.
-                    Ok(_) | Err(RecvError::Lagged(_)) => continue 'catch_up,
+                let event = match received {
+                    Ok(event) if event.conversation_id() == conversation_id => event,
+                    Ok(_) => continue,
+                    // The feed overflowed: read what was missed.
+                    Err(RecvError::Lagged(_)) => continue 'catch_up,
                     Err(RecvError::Closed) => break 'catch_up,
+                };
+                match event {
+                    FeedEvent::Message { message, .. } if message.seq <= last => {}
+                    FeedEvent::Message { message, .. } if message.seq == last + 1 => {
+                        last = message.seq;
+                        yield Ok(message_event(&message));
+                    }
+                    // A gap: read what was missed.
+                    FeedEvent::Message { .. } => continue 'catch_up,
+                    FeedEvent::Read(read) => yield Ok(read_event(&read)),
+                    FeedEvent::Typing(typing) => yield Ok(typing_event(&typing)),
                 }
             }
         }
@@ -102,13 +125,14 @@ pub fn conversation(
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
-/// The stream of every conversation's new messages, for agents. It carries
-/// what is committed while it is open; after a reconnect an agent client
-/// re-reads the conversations it shows (`after` their last `seq`).
+/// The stream of every conversation's new messages, read receipts and typing
+/// notices, for agents. It carries what happens while it is open; after a
+/// reconnect an agent client re-reads the conversations it shows (`after`
+/// their last `seq`).
 pub fn all_conversations(
     state: &AppState,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let mut feed = state.store.subscribe();
+    let mut feed = state.feed.subscribe();
     let mut shutdown = state.shutdown_signal();
     let events = async_stream::stream! {
         loop {
@@ -117,10 +141,12 @@ pub fn all_conversations(
                 received = feed.recv() => received,
             };
             match received {
-                Ok(c) => {
-                    let event = MessageEvent { conversation_id: c.conversation_id, message: c.message };
+                Ok(FeedEvent::Message { conversation_id, message }) => {
+                    let event = MessageEvent { conversation_id, message };
                     yield Ok(Event::default().event("message").json_data(&event).unwrap_or_default());
                 }
+                Ok(FeedEvent::Read(read)) => yield Ok(read_event(&read)),
+                Ok(FeedEvent::Typing(typing)) => yield Ok(typing_event(&typing)),
                 // Too slow to follow: end, so the client reconnects and re-reads.
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
             }
@@ -134,5 +160,19 @@ fn message_event(message: &Message) -> Event {
         .event("message")
         .id(message.seq.to_string())
         .json_data(message)
+        .unwrap_or_default()
+}
+
+fn read_event(read: &ReadEvent) -> Event {
+    Event::default()
+        .event("read")
+        .json_data(read)
+        .unwrap_or_default()
+}
+
+fn typing_event(typing: &TypingEvent) -> Event {
+    Event::default()
+        .event("typing")
+        .json_data(typing)
         .unwrap_or_default()
 }

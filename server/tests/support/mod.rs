@@ -285,13 +285,24 @@ impl EventStream {
         }
     }
 
-    /// The next message event, decoded.
+    /// The next message event, decoded (read and typing events skipped).
     pub async fn next_message(&mut self) -> Option<Message> {
-        let event = self.next_within(std::time::Duration::from_secs(5)).await?;
-        assert_eq!(event.event, "message");
+        let event = self.next_of("message").await?;
         let message: Message = serde_json::from_str(&event.data).unwrap();
         assert_eq!(event.id.as_deref(), Some(message.seq.to_string().as_str()));
         Some(message)
+    }
+
+    /// The next event of the given kind within 5 seconds, others skipped.
+    pub async fn next_of(&mut self, kind: &str) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_within(left).await?;
+            if event.event == kind {
+                return Some(event);
+            }
+        }
     }
 }
 

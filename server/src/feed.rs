@@ -1,0 +1,67 @@
+//! The feed of live events: messages once committed, read receipts, typing.
+//!
+//! Producers publish after the fact they announce is durable (messages, read
+//! marks) or, for typing, at once; every open stream subscribes and picks
+//! the events of the conversations its credential may see. In one process
+//! this is a broadcast channel; several instances will share it through
+//! PostgreSQL's LISTEN/NOTIFY behind the same two methods.
+
+use messenger_wire::{Message, ReadEvent, TypingEvent};
+use tokio::sync::broadcast;
+
+/// Events a slow subscriber may fall behind by before it gets `Lagged` and
+/// must catch up from the database.
+const BUFFER: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub enum FeedEvent {
+    /// A message was committed.
+    Message {
+        conversation_id: String,
+        message: Message,
+    },
+    Read(ReadEvent),
+    Typing(TypingEvent),
+}
+
+impl FeedEvent {
+    pub fn conversation_id(&self) -> &str {
+        match self {
+            FeedEvent::Message {
+                conversation_id, ..
+            } => conversation_id,
+            FeedEvent::Read(e) => &e.conversation_id,
+            FeedEvent::Typing(e) => &e.conversation_id,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Feed {
+    sender: broadcast::Sender<FeedEvent>,
+}
+
+impl Feed {
+    pub fn new() -> Self {
+        Feed {
+            sender: broadcast::channel(BUFFER).0,
+        }
+    }
+
+    pub fn publish(&self, event: FeedEvent) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.sender.send(event);
+    }
+
+    /// Events published from now on, in publication order (so messages in
+    /// `seq` order within each conversation).
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
+        self.sender.subscribe()
+    }
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
