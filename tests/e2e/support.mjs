@@ -183,6 +183,12 @@ export class MessengerServer {
     }
   }
 
+  /** Kills the server at once (SIGKILL: no graceful shutdown, connections just drop). */
+  async kill() {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
   // --- The agent API, called from the test process -------------------------
 
   async agentRequest(method, path, body) {
@@ -293,6 +299,13 @@ export class HostSite {
 // ---------------------------------------------------------------------------
 // Browser profiles
 
+/** The widget's stream of new messages, read with fetch, or an EventSource. */
+export const STREAM_PATH = '/api/v1/conversation/events';
+
+function isStream(request) {
+  return request.resourceType() === 'eventsource' || new URL(request.url()).pathname === STREAM_PATH;
+}
+
 /**
  * One Chromium profile (its own user-data-dir, so its own localStorage),
  * recording every request URL, dialog and page error it sees.
@@ -319,7 +332,7 @@ export class Profile {
     profile.context.on('request', (request) => {
       profile.requestUrls.push(request.url());
       // A stream (server-sent events) stays open by design: not "loading".
-      if (request.resourceType() !== 'eventsource') profile.#inFlight.add(request);
+      if (!isStream(request)) profile.#inFlight.add(request);
       profile.#lastActivity = Date.now();
     });
     for (const event of ['requestfinished', 'requestfailed']) {
@@ -395,6 +408,8 @@ export class Messenger {
     this.composer = this.frame.locator('[data-testid=composer-input]');
     this.sendButton = this.frame.locator('[data-testid=send]');
     this.messages = this.frame.locator('[data-testid=message]');
+    this.connectionStatus = this.frame.locator('[data-testid=connection-status]');
+    this.closeButton = this.frame.locator('[data-testid=close]');
   }
 
   /** Opens the panel (clicking the launcher unless the panel already shows). */

@@ -1,6 +1,9 @@
 //! Every HTTP call the widget makes. The panel is served by the API's own
 //! origin, so URLs are relative and no cookies are involved: a conversation
 //! is identified only by its bearer token.
+//!
+//! The stream of new messages is read with `fetch` rather than `EventSource`,
+//! which cannot send the `Authorization` header; [`crate::sse`] parses it.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messenger_wire::{
@@ -8,7 +11,11 @@ use messenger_wire::{
     SendMessage, StartedConversation,
 };
 use serde::de::DeserializeOwned;
-use web_sys::{RequestCache, RequestCredentials};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials};
+
+use crate::sse;
 
 /// Why a call failed.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -96,6 +103,70 @@ pub async fn send_message(token: &str, message: &SendMessage) -> Result<Message,
     )
     .json(message);
     send(request).await
+}
+
+/// Opens the conversation's stream: every message with a `seq` above
+/// `after` (caught up from the database), then each new one as it is stored.
+/// Aborting `signal` closes it.
+pub async fn message_events(
+    token: &str,
+    after: i64,
+    signal: &AbortSignal,
+) -> Result<MessageEvents, ApiError> {
+    let request = authorized(
+        Request::get(&format!("{API_PREFIX}/conversation/events")),
+        token,
+    )
+    .header("Accept", "text/event-stream")
+    .header("Last-Event-ID", &after.to_string())
+    .cache(RequestCache::NoStore)
+    .abort_signal(Some(signal))
+    .build()
+    .map_err(|_| ApiError::Network)?;
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    if !response.ok() {
+        return Err(error_from(response).await);
+    }
+    let reader = response.body().ok_or(ApiError::Decode)?.get_reader();
+    Ok(MessageEvents {
+        reader: reader.unchecked_into(),
+        parser: sse::Parser::default(),
+    })
+}
+
+/// An open stream of the conversation's messages, read chunk by chunk.
+pub struct MessageEvents {
+    reader: ReadableStreamDefaultReader,
+    parser: sse::Parser,
+}
+
+impl MessageEvents {
+    /// The messages completed by the next chunk received, oldest first (often
+    /// none: a keep-alive comment); `None` once the server has ended the
+    /// stream. An error means the connection broke (or was aborted).
+    pub async fn next(&mut self) -> Result<Option<Vec<Message>>, ApiError> {
+        let chunk = JsFuture::from(self.reader.read())
+            .await
+            .map_err(|_| ApiError::Network)?;
+        let field = |name: &str| js_sys::Reflect::get(&chunk, &name.into());
+        if field("done").map_or(true, |done| done.is_truthy()) {
+            return Ok(None);
+        }
+        let bytes: js_sys::Uint8Array = field("value")
+            .ok()
+            .and_then(|value| value.dyn_into().ok())
+            .ok_or(ApiError::Decode)?;
+        let events = self.parser.push(&bytes.to_vec());
+        // An event this version does not understand is skipped, not fatal:
+        // the ones after it still count.
+        Ok(Some(
+            events
+                .into_iter()
+                .filter(|event| event.event == "message")
+                .filter_map(|event| serde_json::from_str(&event.data).ok())
+                .collect(),
+        ))
+    }
 }
 
 async fn page(token: &str, query: &[(&str, &str)]) -> Result<ConversationPage, ApiError> {

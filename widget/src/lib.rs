@@ -7,7 +7,8 @@
 //! - [`components`]: the view, one component per file, [`App`] at the root.
 //! - [`messenger`]: the panel's state and actions (send, retry, load history).
 //! - [`timeline`]: the message list model, merging by `seq` and `client_id`.
-//! - [`sync`]: how new messages arrive (polling, for now).
+//! - [`sync`]: how new messages arrive: one stream, reconnected with
+//!   [`backoff`]; [`sse`] parses it.
 //! - [`api`]: every HTTP call, with typed errors.
 //! - [`bridge`]: the `postMessage` protocol with the loader, and the
 //!   standalone (development) mode.
@@ -16,11 +17,13 @@
 //! Message text is only ever rendered as text nodes, never as HTML.
 
 pub mod api;
+pub mod backoff;
 pub mod bridge;
 pub mod clock;
 pub mod components;
 pub mod ids;
 pub mod messenger;
+pub mod sse;
 pub mod sync;
 pub mod timeline;
 

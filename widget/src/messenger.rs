@@ -22,7 +22,7 @@ pub enum History {
     Loading,
     /// Shown (or there is no conversation yet, so nothing to load).
     Loaded,
-    /// The last attempt failed; polling tries again.
+    /// The last attempt failed; [`crate::sync`] tries again.
     Failed,
 }
 
@@ -40,9 +40,12 @@ pub struct Messenger {
     pub older_cursor: RwSignal<Option<String>>,
     pub loading_earlier: RwSignal<bool>,
     pub earlier_failed: RwSignal<bool>,
+    /// The stream of new messages has been down for a moment (set by
+    /// [`crate::sync`]).
+    pub reconnecting: RwSignal<bool>,
     /// The highest `seq` the customer has seen.
     seen: RwSignal<i64>,
-    token: StoredValue<Option<String>>,
+    token: RwSignal<Option<String>>,
     /// The outbox is being worked through.
     sending: StoredValue<bool>,
 }
@@ -60,8 +63,9 @@ impl Messenger {
             older_cursor: RwSignal::new(None),
             loading_earlier: RwSignal::new(false),
             earlier_failed: RwSignal::new(false),
+            reconnecting: RwSignal::new(false),
             seen: RwSignal::new(0),
-            token: StoredValue::new(None),
+            token: RwSignal::new(None),
             sending: StoredValue::new(false),
         };
         messenger.report_reading();
@@ -75,7 +79,7 @@ impl Messenger {
                 self.seen.set(init.seen);
                 self.open.set(init.open);
                 let has_token = init.token.is_some();
-                self.token.set_value(init.token);
+                self.token.set(init.token);
                 if has_token {
                     // Before the first render with `ready`: no "empty" flash.
                     self.history.set(History::Loading);
@@ -90,7 +94,13 @@ impl Messenger {
     }
 
     pub fn token(self) -> Option<String> {
-        self.token.get_value()
+        self.token.get_untracked()
+    }
+
+    /// Whether there is a conversation, tracked: an effect reading it runs
+    /// again when a conversation starts or is forgotten.
+    pub fn has_conversation(self) -> bool {
+        self.token.with(Option::is_some)
     }
 
     /// Shows the message at once and queues it for sending.
@@ -160,7 +170,7 @@ impl Messenger {
     /// Whether `token` is still the conversation shown: answers to requests
     /// made for a forgotten conversation are dropped.
     pub fn is_current(self, token: &str) -> bool {
-        self.token.with_value(|t| t.as_deref() == Some(token))
+        self.token.with_untracked(|t| t.as_deref() == Some(token))
     }
 
     /// The server does not know `token`: drop the conversation, here and on
@@ -169,7 +179,7 @@ impl Messenger {
         if !self.is_current(token) {
             return;
         }
-        self.token.set_value(None);
+        self.token.set(None);
         self.bridge.token_changed(None);
         self.seen.set(0);
         self.older_cursor.set(None);
@@ -179,7 +189,7 @@ impl Messenger {
 
     /// A conversation was just created for the first message.
     fn adopt(self, token: &str) {
-        self.token.set_value(Some(token.to_owned()));
+        self.token.set(Some(token.to_owned()));
         // Hand it over before anything else can fail: this token is the
         // customer's only key to the conversation.
         self.bridge.token_changed(Some(token));

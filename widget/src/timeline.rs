@@ -2,7 +2,7 @@
 //! acknowledged, in `seq` order, followed by the customer's messages that are
 //! still on their way.
 //!
-//! Messages reach the widget by several paths (the history page, polling, the
+//! Messages reach the widget by several paths (the history page, the stream, the
 //! answer to a send), sometimes twice and out of order; [`Timeline::merge`] is
 //! the one place that reconciles them, by `seq` and by `client_id`. Pure Rust,
 //! so it is unit-tested natively.
@@ -73,8 +73,8 @@ pub struct Timeline {
     messages: Vec<Message>,
     /// In the order the customer wrote them; drawn after `messages`.
     pending: Vec<Pending>,
-    /// Every message with `seq <= synced` is known, so polling asks for the
-    /// ones after it. Kept apart from the highest `seq` held, because the
+    /// Every message with `seq <= synced` is known, so the stream resumes
+    /// after it. Kept apart from the highest `seq` held, because the
     /// answer to a send can arrive before an agent's earlier message.
     synced: i64,
 }
@@ -270,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn an_acknowledgement_ahead_of_polling_does_not_move_the_sync_point() {
+    fn an_acknowledgement_ahead_of_the_stream_does_not_move_the_sync_point() {
         let mut t = Timeline::default();
         t.merge_synced(vec![message(1, Author::Bot, None)]);
         t.merge([message(3, Author::Customer, Some("a"))]);

@@ -1,4 +1,4 @@
-//! The root component: wires the bridge, the state and polling together and
+//! The root component: wires the bridge, the state and the message stream together and
 //! lays out the panel.
 
 use leptos::prelude::*;

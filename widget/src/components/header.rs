@@ -5,7 +5,10 @@ use leptos::prelude::*;
 use crate::messenger::Messenger;
 
 /// The title from the host page and, when embedded, a close button
-/// (standalone, there is nothing to close the panel into).
+/// (standalone, there is nothing to close the panel into). Below it, over the
+/// top of the message list so nothing moves, a line that shows while the
+/// stream of new messages is reconnecting; it stays in the page, empty when
+/// all is well, so screen readers announce it when it fills.
 #[component]
 pub fn Header() -> impl IntoView {
     let messenger = expect_context::<Messenger>();
@@ -30,6 +33,9 @@ pub fn Header() -> impl IntoView {
                 {move || messenger.title.get()}
             </h1>
             {close}
+            <p class="connection-status" role="status" data-testid="connection-status">
+                {move || if messenger.reconnecting.get() { "Reconnecting…" } else { "" }}
+            </p>
         </header>
     }
 }
