@@ -1,0 +1,71 @@
+//! The measured server as a child process over a database in a given folder,
+//! on 127.0.0.1:0; killed when dropped.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Longest wait for the server's `listening on` line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn start(bin: &Path, dir: &Path) -> Result<ServerProcess, Box<dyn std::error::Error>> {
+        let assets = dir.join("dist");
+        std::fs::create_dir_all(&assets)?;
+        // Logs go to a file: a pipe nobody reads could fill and block the server.
+        let log = File::create(dir.join("server.log"))?;
+        let mut child = Command::new(bin)
+            .arg("--addr")
+            .arg("127.0.0.1:0")
+            .arg("--database")
+            .arg(dir.join("server.db"))
+            .arg("--assets")
+            .arg(&assets)
+            .arg("--agent-api-key")
+            .arg("bench-agent-key-0123456789")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|err| format!("cannot start {}: {err}", bin.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // The guard kills the server if it does not come up.
+        let mut server = ServerProcess {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let (found, listening) = mpsc::channel();
+        // Reads stdout to its end, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = found.send(addr.parse::<SocketAddr>());
+                }
+            }
+        });
+        server.addr = match listening.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(addr) => addr?,
+            Err(_) => {
+                let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+                return Err(format!("the server did not start; its log:\n{log}").into());
+            }
+        };
+        Ok(server)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
