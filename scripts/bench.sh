@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Builds the release server and the benchmark, then measures the server's
-# durable message throughput next to raw SQLite on the same disk.
-#   bash scripts/bench.sh                                  # defaults: 64 senders, 200 conversations, 10 s
-#   bash scripts/bench.sh --senders 16 --duration 5 --json bench.json
-# Every argument goes to `messenger-bench throughput` (see its --help).
+# durable message throughput next to raw SQLite on the same disk, and the
+# delivery latency from a message's acknowledgement to its open streams.
+#   bash scripts/bench.sh                                  # both (`all`), default settings
+#   bash scripts/bench.sh --senders 16 --duration 5 --streams 200 --json bench.json
+#   bash scripts/bench.sh latency --rate 500               # only one part: throughput | latency | all
+# Arguments go to `messenger-bench all` (or to the subcommand named first); see its --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# Hundreds of open streams need file descriptors, in the bench and in the
+# server it starts (which inherits the limit).
+ulimit -n 4096 2>/dev/null || true
 
 # Two builds, so the server is built with exactly its own features.
 cargo build --release -p messenger-server
@@ -16,4 +21,8 @@ if commit=$(git log -1 --oneline 2>/dev/null); then
     git diff --quiet HEAD -- 2>/dev/null || commit+=" + uncommitted changes"
     echo "measuring $commit" >&2
 fi
-exec "$target_dir/release/messenger-bench" throughput --server-bin "$target_dir/release/messenger-server" "$@"
+subcommand=all
+case "${1:-}" in
+    throughput | latency | all) subcommand=$1; shift ;;
+esac
+exec "$target_dir/release/messenger-bench" "$subcommand" --server-bin "$target_dir/release/messenger-server" "$@"

@@ -141,7 +141,7 @@ async fn send_until(
 }
 
 /// The `q` quantile (nearest rank) of sorted durations, in milliseconds.
-fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+pub fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -1,9 +1,12 @@
 //! `messenger-bench`: how many durable messages per second the server
-//! acknowledges, next to what SQLite itself manages on the same disk.
+//! acknowledges, next to what SQLite itself manages on the same disk, and how
+//! fast an acknowledged message reaches the open streams.
 //!
 //! ```sh
-//! bash scripts/bench.sh                      # builds the release server and the bench, then runs it
+//! bash scripts/bench.sh                      # builds the release server and the bench, then runs `all`
 //! messenger-bench throughput --senders 16 --duration 5 --json bench.json
+//! messenger-bench latency --streams 500 --rate 200 --latency-duration 10
+//! messenger-bench all --json bench.json      # both, one table, one JSON file
 //! ```
 //!
 //! `throughput` starts the given server binary over a fresh SQLite file in a
@@ -13,9 +16,16 @@
 //! (WAL, `synchronous = FULL`): one row per commit, and batches of rows per
 //! commit. The gap between the two is what sharing commits can win.
 //!
+//! `latency` starts a fresh server, opens `--streams` conversations with one
+//! customer stream each and, once all are live, posts agent replies at
+//! `--rate` per second; it reports the time from each reply's 201 to its
+//! arrival on the stream, and the server's memory per idle stream.
+//!
 //! Layout: `server.rs` runs the binary, `load.rs` sends, `sqlite.rs` is the
-//! baseline; this file reads the flags and prints the results.
+//! baseline, `latency.rs` the delivery measure; this file reads the flags and
+//! prints the results.
 
+mod latency;
 mod load;
 mod server;
 mod sqlite;
@@ -23,7 +33,7 @@ mod sqlite;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -36,15 +46,48 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Acknowledged messages per second and send latency, against a raw SQLite baseline.
-    Throughput(ThroughputArgs),
+    Throughput {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        throughput: ThroughputArgs,
+    },
+    /// Delivery latency: from a reply's acknowledgement to its arrival on an open stream.
+    Latency {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        latency: LatencyArgs,
+    },
+    /// `throughput`, then `latency` on a fresh server; one table, one JSON file.
+    All {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        throughput: ThroughputArgs,
+        #[command(flatten)]
+        latency: LatencyArgs,
+    },
 }
 
-#[derive(Parser, Debug, Clone, Serialize)]
-struct ThroughputArgs {
+#[derive(Args, Debug, Clone, Serialize)]
+struct CommonArgs {
     /// The server binary to measure (it is not built here).
     #[arg(long, default_value = "target/release/messenger-server")]
     server_bin: PathBuf,
 
+    /// Folder for the temporary database files (default: the system's temporary folder).
+    /// Use it to measure another disk.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Serialize)]
+struct ThroughputArgs {
     /// Conversations the senders spread their messages over.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     conversations: u32,
@@ -68,40 +111,104 @@ struct ThroughputArgs {
     /// Rows per transaction in the batched SQLite baseline.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     batch: u32,
+}
 
-    /// Folder for the temporary database files (default: the system's temporary folder).
-    /// Use it to measure another disk.
-    #[arg(long)]
-    dir: Option<PathBuf>,
+#[derive(Args, Debug, Clone, Serialize)]
+struct LatencyArgs {
+    /// Conversations, each with one open customer stream.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    streams: u32,
 
-    /// Also write the results as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    /// Agent replies per second over all conversations (open loop, round-robin).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    rate: u32,
+
+    /// Seconds of replies.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    latency_duration: u64,
+
+    /// Seconds after the last acknowledgement to wait for deliveries; later ones are lost.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    grace: u64,
+}
+
+#[derive(Serialize)]
+struct Settings {
+    #[serde(flatten)]
+    common: CommonArgs,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    throughput: Option<ThroughputArgs>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    latency: Option<LatencyArgs>,
 }
 
 #[derive(Serialize)]
 struct Results {
-    settings: ThroughputArgs,
-    server: load::LoadResult,
-    sqlite: sqlite::BaselineResult,
+    settings: Settings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<load::LoadResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sqlite: Option<sqlite::BaselineResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<latency::LatencyResult>,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Cli {
-        command: Command::Throughput(args),
-    } = Cli::parse();
+    let (common, throughput, latency) = match Cli::parse().command {
+        Command::Throughput { common, throughput } => (common, Some(throughput), None),
+        Command::Latency { common, latency } => (common, None, Some(latency)),
+        Command::All {
+            common,
+            throughput,
+            latency,
+        } => (common, Some(throughput), Some(latency)),
+    };
 
-    let dir = match &args.dir {
+    let dir = match &common.dir {
         Some(parent) => tempfile::tempdir_in(parent)?,
         None => tempfile::tempdir()?,
     };
     eprintln!("temporary files in {}", dir.path().display());
 
-    let server = server::ServerProcess::start(&args.server_bin, dir.path())?;
+    let mut results = Results {
+        settings: Settings {
+            common: common.clone(),
+            throughput: throughput.clone(),
+            latency: latency.clone(),
+        },
+        server: None,
+        sqlite: None,
+        delivery: None,
+    };
+    if let Some(args) = &throughput {
+        let (server, sqlite) = run_throughput(&common, args, dir.path()).await?;
+        results.server = Some(server);
+        results.sqlite = Some(sqlite);
+    }
+    if let Some(args) = &latency {
+        results.delivery = Some(run_latency(&common, args, dir.path()).await?);
+    }
+
+    print!("{}", markdown(&results));
+    if let Some(path) = &common.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n")?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+async fn run_throughput(
+    common: &CommonArgs,
+    args: &ThroughputArgs,
+    dir: &std::path::Path,
+) -> Result<(load::LoadResult, sqlite::BaselineResult), Box<dyn std::error::Error>> {
+    let server_dir = dir.join("throughput");
+    std::fs::create_dir_all(&server_dir)?;
+    let server = server::ServerProcess::start(&common.server_bin, &server_dir)?;
     eprintln!(
         "server {} listening on {}; {} senders over {} conversations for {} s (+{} s warm-up)",
-        args.server_bin.display(),
+        common.server_bin.display(),
         server.addr,
         args.senders,
         args.conversations,
@@ -123,52 +230,134 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.sqlite_duration, args.sqlite_duration, args.batch
     );
     let sqlite = sqlite::run(
-        &dir.path().join("baseline.db"),
+        &dir.join("baseline.db"),
         Duration::from_secs(args.sqlite_duration),
         args.batch,
     )
     .await?;
+    Ok((load, sqlite))
+}
 
-    let results = Results {
-        settings: args.clone(),
-        server: load,
-        sqlite,
-    };
-    print!("{}", markdown(&results));
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&results)? + "\n")?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(())
+async fn run_latency(
+    common: &CommonArgs,
+    args: &LatencyArgs,
+    dir: &std::path::Path,
+) -> Result<latency::LatencyResult, Box<dyn std::error::Error>> {
+    // A fresh server and database, so the throughput run's rows do not weigh in.
+    let server_dir = dir.join("latency");
+    std::fs::create_dir_all(&server_dir)?;
+    let server = server::ServerProcess::start(&common.server_bin, &server_dir)?;
+    eprintln!(
+        "server {} listening on {}; {} open streams, {} replies/s for {} s",
+        common.server_bin.display(),
+        server.addr,
+        args.streams,
+        args.rate,
+        args.latency_duration
+    );
+    let result = latency::run(&latency::LatencyPlan {
+        api: format!("http://{}/api/v1", server.addr),
+        agent_key: server::AGENT_KEY.into(),
+        server_status: server.status_path(),
+        streams: args.streams,
+        rate: args.rate,
+        duration: Duration::from_secs(args.latency_duration),
+        grace: Duration::from_secs(args.grace),
+    })
+    .await;
+    drop(server);
+    result
 }
 
 fn markdown(r: &Results) -> String {
-    let s = &r.server;
-    let q = &r.sqlite;
-    let rows = [
-        (
-            format!(
-                "server: acknowledged messages/s ({} senders, {} conversations)",
-                r.settings.senders, r.settings.conversations
+    let mut rows: Vec<(String, String)> = Vec::new();
+    if let (Some(s), Some(q), Some(t)) = (&r.server, &r.sqlite, &r.settings.throughput) {
+        rows.extend([
+            (
+                format!(
+                    "server: acknowledged messages/s ({} senders, {} conversations)",
+                    t.senders, t.conversations
+                ),
+                format!("{:.0}", s.messages_per_second),
             ),
-            format!("{:.0}", s.messages_per_second),
-        ),
-        ("server: send latency p50".into(), ms(s.latency_p50_ms)),
-        ("server: send latency p99".into(), ms(s.latency_p99_ms)),
-        ("server: send latency max".into(), ms(s.latency_max_ms)),
-        (
-            "server: messages acknowledged / failed".into(),
-            format!("{} / {}", s.acknowledged, s.failed),
-        ),
-        (
-            "SQLite: single-row commits/s".into(),
-            format!("{:.0}", q.single_row_commits_per_second),
-        ),
-        (
-            format!("SQLite: rows/s in batches of {}", q.batch),
-            format!("{:.0}", q.batched_rows_per_second),
-        ),
-    ];
+            ("server: send latency p50".into(), ms(s.latency_p50_ms)),
+            ("server: send latency p99".into(), ms(s.latency_p99_ms)),
+            ("server: send latency max".into(), ms(s.latency_max_ms)),
+            (
+                "server: messages acknowledged / failed".into(),
+                format!("{} / {}", s.acknowledged, s.failed),
+            ),
+            (
+                "SQLite: single-row commits/s".into(),
+                format!("{:.0}", q.single_row_commits_per_second),
+            ),
+            (
+                format!("SQLite: rows/s in batches of {}", q.batch),
+                format!("{:.0}", q.batched_rows_per_second),
+            ),
+        ]);
+    }
+    if let (Some(d), Some(l)) = (&r.delivery, &r.settings.latency) {
+        let kib =
+            |v: Option<u64>| v.map_or("n/a".into(), |v| format!("{:.1} MiB", v as f64 / 1024.0));
+        rows.extend([
+            (
+                format!(
+                    "delivery: open streams (live at start / at end), {} replies/s for {} s",
+                    l.rate, l.latency_duration
+                ),
+                format!("{} / {}", d.streams_open, d.streams_open_at_end),
+            ),
+            (
+                "delivery: replies posted / acknowledged / failed".into(),
+                format!("{} / {} / {}", d.posted, d.acknowledged, d.failed),
+            ),
+            (
+                format!(
+                    "delivery: delivered / lost (not arrived {} s after the end)",
+                    l.grace
+                ),
+                format!("{} / {}", d.delivered, d.lost),
+            ),
+            (
+                "delivery: ack → stream latency p50".into(),
+                ms(d.latency_p50_ms),
+            ),
+            (
+                "delivery: ack → stream latency p90".into(),
+                ms(d.latency_p90_ms),
+            ),
+            (
+                "delivery: ack → stream latency p99".into(),
+                ms(d.latency_p99_ms),
+            ),
+            (
+                "delivery: ack → stream latency p99.9".into(),
+                ms(d.latency_p999_ms),
+            ),
+            (
+                "delivery: ack → stream latency max".into(),
+                ms(d.latency_max_ms),
+            ),
+            (
+                "delivery: arrived before the ack (counted as 0 ms)".into(),
+                d.arrived_before_ack.to_string(),
+            ),
+            (
+                "server RSS: before streams / with all streams open".into(),
+                format!(
+                    "{} / {}",
+                    kib(d.server_rss_before_streams_kib),
+                    kib(d.server_rss_with_streams_kib)
+                ),
+            ),
+            (
+                "server RSS per idle stream".into(),
+                d.server_rss_per_stream_kib
+                    .map_or("n/a".into(), |v| format!("{v:.1} KiB")),
+            ),
+        ]);
+    }
     let mut out = String::from("| measure | value |\n|---|---:|\n");
     for (name, value) in rows {
         out.push_str(&format!("| {name} | {value} |\n"));

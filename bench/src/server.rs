@@ -12,6 +12,9 @@ use std::time::Duration;
 /// Longest wait for the server's `listening on` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The agent API key the server is started with.
+pub const AGENT_KEY: &str = "bench-agent-key-0123456789";
+
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
@@ -31,7 +34,7 @@ impl ServerProcess {
             .arg("--assets")
             .arg(&assets)
             .arg("--agent-api-key")
-            .arg("bench-agent-key-0123456789")
+            .arg(AGENT_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -60,6 +63,13 @@ impl ServerProcess {
             }
         };
         Ok(server)
+    }
+}
+
+impl ServerProcess {
+    /// `/proc/<pid>/status` of the server process (Linux), for its memory.
+    pub fn status_path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("/proc/{}/status", self.child.id()))
     }
 }
 
