@@ -427,13 +427,28 @@ async fn append_one(
 const CONVERSATION_COLUMNS: &str =
     "id, created_at, last_activity_at, last_seq, customer_read_seq, agent_read_seq";
 
-const MESSAGE_COLUMNS: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages";
+/// The one list of a message's columns, so every query reads the same shape
+/// (a macro, because `concat!` takes only literals).
+macro_rules! select_messages {
+    () => {
+        "SELECT id, seq, author, client_id, body, created_at FROM messages"
+    };
+}
 
-const OLDER_THAN: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages
-     WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+const OLDER_THAN: &str = concat!(
+    select_messages!(),
+    " WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+);
 
-const NEWER_THAN: &str = "SELECT id, seq, author, client_id, body, created_at FROM messages
-     WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3";
+const NEWER_THAN: &str = concat!(
+    select_messages!(),
+    " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3"
+);
+
+const BY_CLIENT_ID: &str = concat!(
+    select_messages!(),
+    " WHERE conversation_id = ? AND author = ? AND client_id = ?"
+);
 
 async fn find_by_client_id(
     tx: &mut Transaction<'_, Sqlite>,
@@ -441,15 +456,13 @@ async fn find_by_client_id(
     author: Author,
     client_id: &str,
 ) -> Result<Option<Message>, sqlx::Error> {
-    sqlx::query(&format!(
-        "{MESSAGE_COLUMNS} WHERE conversation_id = ? AND author = ? AND client_id = ?"
-    ))
-    .bind(conversation_id)
-    .bind(author.as_str())
-    .bind(client_id)
-    .map(message_from_row)
-    .fetch_optional(&mut **tx)
-    .await
+    sqlx::query(BY_CLIENT_ID)
+        .bind(conversation_id)
+        .bind(author.as_str())
+        .bind(client_id)
+        .map(message_from_row)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 fn conversation_from_row<R: std::borrow::Borrow<SqliteRow>>(row: R) -> Conversation {
