@@ -47,6 +47,16 @@ pub struct Config {
     /// different origin than the API, as on a real customer site).
     #[arg(long, env = "MESSENGER_DEMO_ADDR")]
     pub demo_addr: Option<SocketAddr>,
+
+    /// Most concurrent sends stored in one commit (group commit: they share
+    /// one disk flush), 1 to 4096. 1 commits every message on its own.
+    #[arg(
+        long,
+        env = "MESSENGER_WRITE_BATCH",
+        default_value_t = crate::store::DEFAULT_WRITE_BATCH as u32,
+        value_parser = clap::value_parser!(u32).range(1..=4096)
+    )]
+    pub write_batch: u32,
 }
 
 /// A secret whose `Debug` never shows the value, so it cannot end up in logs.
@@ -120,6 +130,7 @@ impl Config {
             allowed_origins: Vec::new(),
             public_url: None,
             demo_addr: None,
+            write_batch: crate::store::DEFAULT_WRITE_BATCH as u32,
         }
     }
 }
@@ -145,5 +156,14 @@ mod tests {
         assert_eq!(o.as_str(), "https://shop.example:8443");
         assert!("https://shop.example/path".parse::<Origin>().is_err());
         assert!("shop.example".parse::<Origin>().is_err());
+    }
+
+    #[test]
+    fn the_write_batch_defaults_to_group_commit_and_is_at_least_one() {
+        let config = Config::try_parse_from(["messenger-server"]).unwrap();
+        assert_eq!(config.write_batch, 256);
+        let off = Config::try_parse_from(["messenger-server", "--write-batch", "1"]).unwrap();
+        assert_eq!(off.write_batch, 1);
+        assert!(Config::try_parse_from(["messenger-server", "--write-batch", "0"]).is_err());
     }
 }

@@ -15,9 +15,12 @@ const BUFFER: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub enum FeedEvent {
-    /// A message was committed.
+    /// A message was committed. Messages are published in commit order, so
+    /// their positions come one after the other (1, 2, 3 …) in the feed.
     Message {
         conversation_id: String,
+        /// The message's global position (see [`crate::store`]).
+        position: i64,
         message: Message,
     },
     Read(ReadEvent),
@@ -43,8 +46,14 @@ pub struct Feed {
 
 impl Feed {
     pub fn new() -> Self {
+        Self::with_capacity(BUFFER)
+    }
+
+    /// A feed whose subscribers lag after `capacity` unread events (tests
+    /// use a small one to exercise the catch-up after a lag).
+    pub fn with_capacity(capacity: usize) -> Self {
         Feed {
-            sender: broadcast::channel(BUFFER).0,
+            sender: broadcast::channel(capacity.max(1)).0,
         }
     }
 
@@ -54,7 +63,7 @@ impl Feed {
     }
 
     /// Events published from now on, in publication order (so messages in
-    /// `seq` order within each conversation).
+    /// position order, and in `seq` order within each conversation).
     pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
         self.sender.subscribe()
     }

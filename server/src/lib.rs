@@ -64,8 +64,14 @@ pub struct AppState {
 impl AppState {
     /// Opens the database (creating and migrating it) and prepares the state.
     pub async fn new(config: &Config) -> Result<Self, sqlx::Error> {
-        let feed = Feed::new();
-        let store = Store::open(&config.database, feed.clone()).await?;
+        Self::with_feed(config, Feed::new()).await
+    }
+
+    /// [`AppState::new`] with the given feed of live events.
+    pub async fn with_feed(config: &Config, feed: Feed) -> Result<Self, sqlx::Error> {
+        let store =
+            Store::open_with_batch(&config.database, feed.clone(), config.write_batch as usize)
+                .await?;
         let allowed_origins: Vec<HeaderValue> = config
             .allowed_origins
             .iter()

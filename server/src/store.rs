@@ -13,6 +13,15 @@
 //! transaction, so many concurrent senders share one disk flush instead of
 //! queueing for one each. Every message committed is then published on the
 //! [`Feed`], in commit order, for the live streams.
+//!
+//! Besides its per-conversation `seq`, every message has a global *position*
+//! (1, 2, 3 … across all conversations) that grows in commit order: the
+//! appender, the only writer of messages, gives each new message the highest
+//! position stored plus one, inside the transaction that stores it. So a
+//! reader's snapshot always holds every position up to its highest, and the
+//! agent stream can resume from a position without missing anything. (Messages
+//! are never deleted; if they ever are, the high-water mark must move to a
+//! counter row so that no position is given out twice.)
 
 use std::path::Path;
 use std::str::FromStr;
@@ -29,8 +38,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::feed::{Feed, FeedEvent};
 use crate::ids;
 
-/// Most sends stored in one transaction.
-const MAX_BATCH: usize = 256;
+/// Most sends stored in one transaction, unless configured otherwise
+/// (`--write-batch`).
+pub const DEFAULT_WRITE_BATCH: usize = 256;
+
+/// Sends that may wait for the appender, at least; more with larger batches.
+const MIN_QUEUE: usize = 1024;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -55,8 +68,8 @@ struct AppendJob {
 /// What became of a send.
 #[derive(Debug)]
 pub enum Appended {
-    /// Stored now, under a new `seq`.
-    Created(Message),
+    /// Stored now, under a new `seq` and at this global position.
+    Created(Message, i64),
     /// The same client id and body were stored before: the original.
     Replayed(Message),
     /// The client id was used before for a different body.
@@ -76,6 +89,14 @@ pub enum Window {
     After(i64),
 }
 
+/// A message with its conversation and its global position.
+#[derive(Debug, Clone)]
+pub struct PositionedMessage {
+    pub position: i64,
+    pub conversation_id: String,
+    pub message: Message,
+}
+
 /// Keyset position in the agent's conversation list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListCursor {
@@ -87,6 +108,17 @@ impl Store {
     /// Opens (creating if needed) the database file and applies migrations.
     /// What becomes durable is announced on `feed`.
     pub async fn open(path: &Path, feed: Feed) -> Result<Self, sqlx::Error> {
+        Self::open_with_batch(path, feed, DEFAULT_WRITE_BATCH).await
+    }
+
+    /// [`Store::open`], storing at most `write_batch` concurrent sends per
+    /// commit (at least 1; 1 turns group commit off).
+    pub async fn open_with_batch(
+        path: &Path,
+        feed: Feed,
+        write_batch: usize,
+    ) -> Result<Self, sqlx::Error> {
+        let write_batch = write_batch.max(1);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
@@ -108,8 +140,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
-        let (appends, jobs) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run_appender(write.clone(), jobs, feed.clone()));
+        let (appends, jobs) = mpsc::channel(MIN_QUEUE.max(write_batch * 4));
+        tokio::spawn(run_appender(write.clone(), jobs, feed.clone(), write_batch));
         Ok(Store {
             read,
             write,
@@ -202,6 +234,33 @@ impl Store {
         rows.truncate(limit as usize);
         rows.reverse();
         Ok((rows, has_older))
+    }
+
+    /// The highest message position stored (0 when there is no message):
+    /// a stream that starts from it carries only what is committed later.
+    pub async fn last_position(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM messages")
+            .fetch_one(&self.read)
+            .await
+    }
+
+    /// Up to `limit` messages of any conversation with a position above
+    /// `after`, in position (that is, commit) order.
+    pub async fn messages_after_position(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PositionedMessage>, sqlx::Error> {
+        sqlx::query(AFTER_POSITION)
+            .bind(after)
+            .bind(i64::from(limit))
+            .map(|row: SqliteRow| PositionedMessage {
+                position: row.get("position"),
+                conversation_id: row.get("conversation_id"),
+                message: message_from_row(row),
+            })
+            .fetch_all(&self.read)
+            .await
     }
 
     /// Stores a message unless its client id was seen before in this
@@ -325,17 +384,23 @@ impl Store {
 }
 
 /// The one task that appends messages: it takes every send waiting (up to
-/// [`MAX_BATCH`]), stores them in one transaction, answers each after the
-/// commit, and publishes what was created.
-async fn run_appender(pool: SqlitePool, mut jobs: mpsc::Receiver<AppendJob>, feed: Feed) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+/// `max_batch`), stores them in one transaction, answers each after the
+/// commit, and publishes what was created, in position order.
+async fn run_appender(
+    pool: SqlitePool,
+    mut jobs: mpsc::Receiver<AppendJob>,
+    feed: Feed,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while jobs.recv_many(&mut batch, max_batch).await > 0 {
         match append_batch(&pool, &batch).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    if let Ok(Appended::Created(message)) = &outcome {
+                    if let Ok(Appended::Created(message, position)) = &outcome {
                         feed.publish(FeedEvent::Message {
                             conversation_id: job.conversation_id.clone(),
+                            position: *position,
                             message: message.clone(),
                         });
                     }
@@ -408,9 +473,18 @@ async fn append_one(
         body: job.body.clone(),
         created_at: job.now,
     };
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    // The next global position: this task is the only writer of messages, so
+    // positions grow in commit order and a failed send (rolled back to its
+    // savepoint) leaves no hole. PostgreSQL with several instances must keep
+    // that order too, which max + 1 does not (two transactions could read the
+    // same max, or commit in the other order than they numbered): there a
+    // counter row (`UPDATE message_position SET last = last + 1 RETURNING
+    // last`) updated in the send's transaction serializes the writers until
+    // they commit, so a higher position is never visible before a lower one.
+    let position: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position)
+         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM messages))
+         RETURNING position",
     )
     .bind(&message.id)
     .bind(&job.conversation_id)
@@ -419,9 +493,9 @@ async fn append_one(
     .bind(&job.client_id)
     .bind(&message.body)
     .bind(message.created_at)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(Appended::Created(message))
+    Ok(Appended::Created(message, position))
 }
 
 const CONVERSATION_COLUMNS: &str =
@@ -431,7 +505,7 @@ const CONVERSATION_COLUMNS: &str =
 /// (a macro, because `concat!` takes only literals).
 macro_rules! select_messages {
     () => {
-        "SELECT id, seq, author, client_id, body, created_at FROM messages"
+        "SELECT id, conversation_id, position, seq, author, client_id, body, created_at FROM messages"
     };
 }
 
@@ -443,6 +517,11 @@ const OLDER_THAN: &str = concat!(
 const NEWER_THAN: &str = concat!(
     select_messages!(),
     " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3"
+);
+
+const AFTER_POSITION: &str = concat!(
+    select_messages!(),
+    " WHERE position > ?1 ORDER BY position ASC LIMIT ?2"
 );
 
 const BY_CLIENT_ID: &str = concat!(

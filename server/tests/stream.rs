@@ -414,3 +414,308 @@ async fn typing_reaches_the_other_side_and_repeats_are_throttled() {
         .unwrap();
     assert_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+/// Opens the agent stream; `resume` is sent as `Last-Event-ID`.
+async fn agent_stream_from(app: &TestApp, resume: Option<&str>) -> EventStream {
+    let mut request = app
+        .client
+        .get(app.api("/agent/events"))
+        .bearer_auth(AGENT_KEY);
+    if let Some(id) = resume {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    EventStream::new(response)
+}
+
+/// The next message event of an agent stream: its position (the SSE id) and
+/// `(conversation id, body)`.
+async fn next_agent_message(stream: &mut EventStream) -> (i64, (String, String)) {
+    let event = stream.next_of("message").await.expect("a message event");
+    let position = event
+        .id
+        .as_deref()
+        .expect("agent message events carry an id")
+        .parse()
+        .expect("the id is a position");
+    let event: MessageEvent = serde_json::from_str(&event.data).unwrap();
+    (position, (event.conversation_id, event.message.body))
+}
+
+/// `n` message events of an agent stream, then nothing more for a while.
+async fn exactly_agent_messages(
+    stream: &mut EventStream,
+    n: usize,
+) -> Vec<(i64, (String, String))> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        seen.push(next_agent_message(stream).await);
+    }
+    let more = loop {
+        match stream.next_within(Duration::from_millis(400)).await {
+            Some(e) if e.event == "message" => break Some(e),
+            Some(_) => continue,
+            None => break None,
+        }
+    };
+    assert!(more.is_none(), "nothing more, nothing twice: {more:?}");
+    seen
+}
+
+#[tokio::test]
+async fn an_agent_stream_resumed_from_a_position_gets_exactly_the_later_messages_once_in_order() {
+    let app = TestApp::spawn().await;
+    let [a, b, c] = [
+        app.start_conversation().await,
+        app.start_conversation().await,
+        app.start_conversation().await,
+    ];
+    // History before the first stream: a stream without a resume point
+    // starts after it.
+    app.send(&a.token, "old", "before any stream").await;
+
+    let mut first = agent_stream(&app).await;
+    let sent = [(&a, "a1"), (&b, "b1"), (&c, "c1"), (&a, "a2"), (&b, "b2")];
+    for (conversation, id) in sent {
+        app.send(&conversation.token, id, id).await;
+    }
+    let seen = exactly_agent_messages(&mut first, 5).await;
+    let expected: Vec<(String, String)> = sent
+        .iter()
+        .map(|(conversation, id)| (conversation.conversation.id.clone(), (*id).to_owned()))
+        .collect();
+    assert_eq!(
+        seen.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    let positions: Vec<i64> = seen.iter().map(|(p, _)| *p).collect();
+    assert_eq!(
+        positions,
+        (2..=6).collect::<Vec<_>>(),
+        "one after the other"
+    );
+    drop(first);
+
+    // While no stream is open: customers and an agent write.
+    app.send(&c.token, "c2", "c2").await;
+    app.send(&a.token, "a3", "a3").await;
+    let reply = app.agent_reply(&b.conversation.id, "r1", "r1").await;
+    assert_eq!(reply.status(), StatusCode::CREATED);
+
+    // Resumed from the second message seen: the three after it, the three
+    // posted meanwhile, then live ones.
+    let resume_from = positions[1];
+    let mut resumed = agent_stream_from(&app, Some(&resume_from.to_string())).await;
+    let mut expected: Vec<(String, String)> = expected[2..].to_vec();
+    expected.extend([
+        (c.conversation.id.clone(), "c2".to_owned()),
+        (a.conversation.id.clone(), "a3".to_owned()),
+        (b.conversation.id.clone(), "r1".to_owned()),
+    ]);
+    let mut caught_up = Vec::new();
+    for _ in 0..expected.len() {
+        caught_up.push(next_agent_message(&mut resumed).await);
+    }
+    app.send(&b.token, "b3", "b3").await;
+    caught_up.extend(exactly_agent_messages(&mut resumed, 1).await);
+    expected.push((b.conversation.id.clone(), "b3".to_owned()));
+    assert_eq!(
+        caught_up.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(
+        caught_up.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        (resume_from + 1..=resume_from + 7).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn resuming_the_agent_stream_from_its_last_id_repeats_nothing() {
+    let app = TestApp::spawn().await;
+    let a = app.start_conversation().await;
+    let b = app.start_conversation().await;
+    for i in 1..=3 {
+        app.send(&a.token, &format!("a{i}"), "x").await;
+        app.send(&b.token, &format!("b{i}"), "x").await;
+    }
+    // `?after=0`: the whole history of every conversation.
+    let response = app
+        .client
+        .get(app.api("/agent/events?after=0"))
+        .bearer_auth(AGENT_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = EventStream::new(response);
+    let seen = exactly_agent_messages(&mut stream, 6).await;
+    let last = seen.last().unwrap().0;
+    assert_eq!(last, 6);
+    drop(stream);
+
+    app.send(&a.token, "a4", "new").await;
+    let mut resumed = agent_stream_from(&app, Some(&last.to_string())).await;
+    let again = exactly_agent_messages(&mut resumed, 1).await;
+    assert_eq!(again, [(7, (a.conversation.id.clone(), "new".to_owned()))]);
+
+    // The header wins over `after`, as on the customer stream.
+    let both = app
+        .client
+        .get(app.api("/agent/events?after=0"))
+        .bearer_auth(AGENT_KEY)
+        .header("last-event-id", "7")
+        .send()
+        .await
+        .unwrap();
+    let mut both = EventStream::new(both);
+    assert!(exactly_agent_messages(&mut both, 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_sends_reach_the_agent_stream_once_each_in_position_order() {
+    let app = TestApp::spawn().await;
+    let tokens: Vec<String> = futures::future::join_all((0..4).map(|_| app.start_conversation()))
+        .await
+        .into_iter()
+        .map(|s| s.token)
+        .collect();
+    let mut stream = agent_stream(&app).await;
+    let ids: Vec<String> = (0..120).map(|i| format!("c{i}")).collect();
+    let sends = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| app.send_raw(&tokens[i % 4], id, "hi"));
+    for response in futures::future::join_all(sends).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let positions: Vec<i64> = exactly_agent_messages(&mut stream, 120)
+        .await
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(positions, (1..=120).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn an_agent_stream_that_lags_behind_the_feed_catches_up_from_the_database() {
+    // A feed of 4 events: a group commit of more sends outruns any stream.
+    let app = TestApp::spawn_with_feed_capacity(4).await;
+    let tokens: Vec<String> = futures::future::join_all((0..4).map(|_| app.start_conversation()))
+        .await
+        .into_iter()
+        .map(|s| s.token)
+        .collect();
+    let mut live = agent_stream(&app).await;
+    let mut from_start = agent_stream_from(&app, Some("0")).await;
+    let ids: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+    let sends = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| app.send_raw(&tokens[i % 4], id, "hi"));
+    for response in futures::future::join_all(sends).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    for stream in [&mut live, &mut from_start] {
+        let positions: Vec<i64> = exactly_agent_messages(stream, 200)
+            .await
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(positions, (1..=200).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_resume_point_on_the_agent_stream_is_a_400() {
+    let app = TestApp::spawn().await;
+    for (query, last_event_id) in [
+        ("", Some("yesterday")),
+        ("", Some("-3")),
+        ("?after=-1", None),
+        ("?after=soon", None),
+    ] {
+        let mut request = app
+            .client
+            .get(app.api(&format!("/agent/events{query}")))
+            .bearer_auth(AGENT_KEY);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+}
+
+#[tokio::test]
+async fn message_positions_survive_a_restart_and_keep_growing() {
+    let app = TestApp::spawn().await;
+    let a = app.start_conversation().await;
+    let b = app.start_conversation().await;
+    app.send(&a.token, "a1", "a1").await;
+    app.send(&b.token, "b1", "b1").await;
+    app.send(&a.token, "a2", "a2").await;
+    let mut stream = agent_stream_from(&app, Some("0")).await;
+    let before: Vec<i64> = exactly_agent_messages(&mut stream, 3)
+        .await
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(before, [1, 2, 3]);
+    drop(stream);
+
+    let app = app.restart().await;
+    app.send(&b.token, "b2", "b2").await;
+    app.send(&a.token, "a3", "a3").await;
+    let mut resumed = agent_stream_from(&app, Some("3")).await;
+    assert_eq!(
+        exactly_agent_messages(&mut resumed, 2).await,
+        [
+            (4, (b.conversation.id.clone(), "b2".to_owned())),
+            (5, (a.conversation.id.clone(), "a3".to_owned())),
+        ]
+    );
+    let mut everything = agent_stream_from(&app, Some("0")).await;
+    let all: Vec<(i64, String)> = exactly_agent_messages(&mut everything, 5)
+        .await
+        .into_iter()
+        .map(|(p, (_, body))| (p, body))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            (1, "a1".to_owned()),
+            (2, "b1".to_owned()),
+            (3, "a2".to_owned()),
+            (4, "b2".to_owned()),
+            (5, "a3".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_agent_stream_opened_live_gives_its_start_so_a_reconnect_loses_nothing() {
+    let app = TestApp::spawn().await;
+    let a = app.start_conversation().await;
+    app.send(&a.token, "a1", "old").await;
+    app.send(&a.token, "a2", "old").await;
+
+    // Live from now: nothing of the history, but the position it starts
+    // after, as a bare id.
+    let mut live = agent_stream(&app).await;
+    assert!(
+        live.next_within(Duration::from_millis(400)).await.is_none(),
+        "no history on a live stream"
+    );
+    assert_eq!(live.last_id.as_deref(), Some("2"));
+    let resume = live.last_id.clone().unwrap();
+    drop(live);
+
+    // Disconnected before any message came: the reconnect still resumes.
+    app.send(&a.token, "a3", "while away").await;
+    let mut resumed = agent_stream_from(&app, Some(&resume)).await;
+    assert_eq!(
+        exactly_agent_messages(&mut resumed, 1).await,
+        [(3, (a.conversation.id.clone(), "while away".to_owned()))]
+    );
+}

@@ -4,14 +4,14 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use messenger_wire::{
     Author, Conversation, ConversationList, ConversationPage, MarkRead, Message, SendMessage,
 };
 use serde::Deserialize;
 
-use super::{Agent, ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, stream};
+use super::{Agent, ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, StreamParams, stream};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::store::ListCursor;
@@ -84,10 +84,20 @@ async fn reply(
     super::send(&state, &id, Author::Agent, request).await
 }
 
-/// `GET /api/v1/agent/events`: every conversation's new messages, live, as
-/// Server-Sent Events of `MessageEvent`.
-async fn events(_: Agent, State(state): State<AppState>) -> impl IntoResponse {
-    (NO_PROXY_BUFFERING, stream::all_conversations(&state))
+/// `GET /api/v1/agent/events`: every conversation's messages as Server-Sent
+/// Events of `MessageEvent`, each with its global position as id: after the
+/// position in `Last-Event-ID` (or `after`), else live from now.
+async fn events(
+    _: Agent,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<StreamParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let after = stream::agent_resume_point(&headers, params.after)?;
+    Ok((
+        NO_PROXY_BUFFERING,
+        stream::all_conversations(&state, after).await?,
+    ))
 }
 
 /// `POST /api/v1/agent/conversations/{id}/read`: an agent has read up to `seq`.

@@ -164,7 +164,7 @@ async fn send(
         )
         .await?;
     match appended {
-        Appended::Created(message) => Ok((StatusCode::CREATED, ApiJson(message))),
+        Appended::Created(message, _) => Ok((StatusCode::CREATED, ApiJson(message))),
         Appended::Replayed(message) => Ok((StatusCode::OK, ApiJson(message))),
         Appended::Conflict => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -10,6 +10,16 @@
 //! exactly once and in order. Each event's SSE `id` is the message's `seq`:
 //! a reconnecting client sends it back as `Last-Event-ID`.
 //!
+//! The agent stream carries every conversation. It resumes the same way,
+//! from a message's global *position* (its SSE `id`), which grows in commit
+//! order across all conversations: it catches up with every message after
+//! that position, then follows the feed. Without a resume point it starts
+//! from the newest position, so it carries only what comes after it opened
+//! (an inbox loads its lists itself); it first sends that position as a bare
+//! SSE `id`, so a client that reconnects resumes from it. Read receipts and typing notices are
+//! live only on both streams: read marks are part of the conversations that
+//! the list and the detail return.
+//!
 //! Comments every 15 seconds keep proxies from cutting idle streams. On
 //! shutdown every stream ends, so the client reconnects (to this server once
 //! restarted, or to another instance).
@@ -36,20 +46,37 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Where a stream resumes: the `Last-Event-ID` header that browsers send on
 /// reconnect, else the `after` query parameter, else from the beginning.
 pub fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<i64, ApiError> {
+    Ok(given_resume_point(headers, after, "a seq")?.unwrap_or(0))
+}
+
+/// Where the agent stream resumes: a message position from `Last-Event-ID`,
+/// else from `after`; `None` when neither is given (live from now).
+pub fn agent_resume_point(
+    headers: &HeaderMap,
+    after: Option<i64>,
+) -> Result<Option<i64>, ApiError> {
+    given_resume_point(headers, after, "a message position")
+}
+
+/// The `Last-Event-ID` header if present, else `after`: a number, 0 or more.
+fn given_resume_point(
+    headers: &HeaderMap,
+    after: Option<i64>,
+    what: &str,
+) -> Result<Option<i64>, ApiError> {
     let from_header = headers
         .get("last-event-id")
         .map(|v| {
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
-                .filter(|seq| *seq >= 0)
-                .ok_or_else(|| ApiError::invalid_query("Last-Event-ID must be a seq"))
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::invalid_query(format!("Last-Event-ID must be {what}")))
         })
         .transpose()?;
     match from_header.or(after) {
-        Some(seq) if seq < 0 => Err(ApiError::invalid_query("after must be 0 or more")),
-        Some(seq) => Ok(seq),
-        None => Ok(0),
+        Some(n) if n < 0 => Err(ApiError::invalid_query("after must be 0 or more")),
+        other => Ok(other),
     }
 }
 
@@ -125,34 +152,88 @@ pub fn conversation(
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
-/// The stream of every conversation's new messages, read receipts and typing
-/// notices, for agents. It carries what happens while it is open; after a
-/// reconnect an agent client re-reads the conversations it shows (`after`
-/// their last `seq`).
-pub fn all_conversations(
+/// The stream of every conversation's messages after position `after` (or,
+/// when `None`, after the newest one now), then live, with read receipts and
+/// typing notices, for agents. It subscribes to the feed before it reads the
+/// starting position or the backlog, so nothing committed in between is
+/// missed; it is async so the starting point is fixed before the response
+/// (and so before anything the client does after seeing it).
+pub async fn all_conversations(
     state: &AppState,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    after: Option<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+    let store = state.store.clone();
     let mut feed = state.feed.subscribe();
     let mut shutdown = state.shutdown_signal();
+    let after = match after {
+        Some(position) => position,
+        None => store.last_position().await?,
+    };
     let events = async_stream::stream! {
-        loop {
-            let received = tokio::select! {
-                _ = shutdown.wait_for(|stop| *stop) => break,
-                received = feed.recv() => received,
-            };
-            match received {
-                Ok(FeedEvent::Message { conversation_id, message }) => {
-                    let event = MessageEvent { conversation_id, message };
-                    yield Ok(Event::default().event("message").json_data(&event).unwrap_or_default());
+        // A bare id, which sets the client's last event id without an event:
+        // a client that reconnects before any message came resumes from
+        // where this stream started, so a stream opened live loses nothing
+        // either.
+        yield Ok(Event::default().id(after.to_string()));
+        let mut last = after;
+        'catch_up: loop {
+            loop {
+                let Ok(page) = store.messages_after_position(last, CATCH_UP_PAGE).await else {
+                    // The client reconnects and resumes; nothing is lost.
+                    tracing::warn!("agent stream catch-up failed");
+                    break 'catch_up;
+                };
+                let complete = page.len() < CATCH_UP_PAGE as usize;
+                for positioned in page {
+                    last = positioned.position;
+                    yield Ok(agent_message_event(
+                        positioned.position,
+                        positioned.conversation_id,
+                        positioned.message,
+                    ));
                 }
-                Ok(FeedEvent::Read(read)) => yield Ok(read_event(&read)),
-                Ok(FeedEvent::Typing(typing)) => yield Ok(typing_event(&typing)),
-                // Too slow to follow: end, so the client reconnects and re-reads.
-                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
+                if complete {
+                    break;
+                }
+            }
+            loop {
+                let received = tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break 'catch_up,
+                    received = feed.recv() => received,
+                };
+                match received {
+                    Ok(FeedEvent::Message { position, .. }) if position <= last => {}
+                    Ok(FeedEvent::Message { conversation_id, position, message })
+                        if position == last + 1 =>
+                    {
+                        last = position;
+                        yield Ok(agent_message_event(position, conversation_id, message));
+                    }
+                    // A gap: read what was missed.
+                    Ok(FeedEvent::Message { .. }) => continue 'catch_up,
+                    Ok(FeedEvent::Read(read)) => yield Ok(read_event(&read)),
+                    Ok(FeedEvent::Typing(typing)) => yield Ok(typing_event(&typing)),
+                    // The feed overflowed: read the messages missed (read
+                    // receipts and typing notices missed are gone).
+                    Err(RecvError::Lagged(_)) => continue 'catch_up,
+                    Err(RecvError::Closed) => break 'catch_up,
+                }
             }
         }
     };
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// A message on the agent stream: `MessageEvent` JSON, its position as id.
+fn agent_message_event(position: i64, conversation_id: String, message: Message) -> Event {
+    Event::default()
+        .event("message")
+        .id(position.to_string())
+        .json_data(MessageEvent {
+            conversation_id,
+            message,
+        })
+        .unwrap_or_default()
 }
 
 fn message_event(message: &Message) -> Event {

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use messenger_server::feed::Feed;
 use messenger_server::{AppState, Config};
 use messenger_wire::{ConversationPage, Message, SendMessage, StartedConversation};
 use reqwest::{Response, StatusCode};
@@ -38,7 +39,22 @@ impl TestApp {
         Self::spawn_in(dir, adjust).await
     }
 
+    /// A server over a new database whose live feed holds only `capacity`
+    /// events, so slow streams lag behind it.
+    pub async fn spawn_with_feed_capacity(capacity: usize) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in_with(dir, |_| {}, Feed::with_capacity(capacity)).await
+    }
+
     async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_in_with(dir, adjust, Feed::new()).await
+    }
+
+    async fn spawn_in_with(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+        feed: Feed,
+    ) -> TestApp {
         let assets = dir.path().join("dist");
         write_fake_assets(&assets);
         let mut config = Config::for_tests(dir.path().join("data/messenger.db"), assets);
@@ -46,7 +62,7 @@ impl TestApp {
         adjust(&mut config);
         let listener = TcpListener::bind(config.addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(&config).await.unwrap();
+        let state = AppState::with_feed(&config, feed).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(messenger_server::serve(listener, state, async {
             let _ = stopped.await;
@@ -238,6 +254,9 @@ pub struct SseEvent {
 pub struct EventStream {
     response: Response,
     buffer: String,
+    /// The last `id:` received, as a browser keeps it for `Last-Event-ID`
+    /// (also from blocks without an event, which are not returned).
+    pub last_id: Option<String>,
 }
 
 impl EventStream {
@@ -245,6 +264,7 @@ impl EventStream {
         EventStream {
             response,
             buffer: String::new(),
+            last_id: None,
         }
     }
 
@@ -267,6 +287,7 @@ impl EventStream {
                         any = true;
                     } else if let Some(v) = line.strip_prefix("id:") {
                         event.id = Some(v.trim().into());
+                        self.last_id = event.id.clone();
                     } else if let Some(v) = line.strip_prefix("data:") {
                         event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
                         any = true;
