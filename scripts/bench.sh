@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release server and the benchmark, then measures the server's
-# durable message throughput next to raw SQLite on the same disk, and the
-# delivery latency from a message's acknowledgement to its open streams.
+# durable message throughput, with group commit on and off, next to raw
+# SQLite on the same disk, and the delivery latency from a message's
+# acknowledgement to its open streams.
 #   bash scripts/bench.sh                                  # both (`all`), default settings
 #   bash scripts/bench.sh --senders 16 --duration 5 --streams 200 --json bench.json
 #   bash scripts/bench.sh latency --rate 500               # only one part: throughput | latency | all

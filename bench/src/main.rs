@@ -11,10 +11,14 @@
 //!
 //! `throughput` starts the given server binary over a fresh SQLite file in a
 //! temporary folder on 127.0.0.1:0, opens `--conversations` conversations and
-//! lets `--senders` concurrent customers send for `--duration` seconds. In the
-//! same folder it then times plain SQLite inserts with the server's settings
-//! (WAL, `synchronous = FULL`): one row per commit, and batches of rows per
-//! commit. The gap between the two is what sharing commits can win.
+//! lets `--senders` concurrent customers send for `--duration` seconds; it
+//! does so twice, on a fresh server and database each time: with group commit
+//! on (`--write-batch`, up to 256 sends per commit by default) and off (the
+//! server's `--write-batch 1`: one commit, one disk flush, per message). In
+//! the same folder it then times plain SQLite inserts with the server's
+//! settings (WAL, `synchronous = FULL`): one row per commit, and batches of
+//! rows per commit. The gap between the two is what sharing commits can win;
+//! the two server runs show how much of it group commit wins.
 //!
 //! `latency` starts a fresh server, opens `--streams` conversations with one
 //! customer stream each and, once all are live, posts agent replies at
@@ -111,6 +115,11 @@ struct ThroughputArgs {
     /// Rows per transaction in the batched SQLite baseline.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     batch: u32,
+
+    /// Most sends per commit in the group-commit run (the server's
+    /// `--write-batch`); the other run uses 1, group commit off.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4_096))]
+    write_batch: u32,
 }
 
 #[derive(Args, Debug, Clone, Serialize)]
@@ -145,8 +154,15 @@ struct Settings {
 #[derive(Serialize)]
 struct Results {
     settings: Settings,
+    /// The server with group commit on (`--write-batch` of the settings).
     #[serde(skip_serializing_if = "Option::is_none")]
     server: Option<load::LoadResult>,
+    /// The same load on the server with group commit off (`--write-batch 1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_without_group_commit: Option<load::LoadResult>,
+    /// Messages per second with group commit on, divided by off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_commit_speedup: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sqlite: Option<sqlite::BaselineResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,12 +194,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             latency: latency.clone(),
         },
         server: None,
+        server_without_group_commit: None,
+        group_commit_speedup: None,
         sqlite: None,
         delivery: None,
     };
     if let Some(args) = &throughput {
-        let (server, sqlite) = run_throughput(&common, args, dir.path()).await?;
-        results.server = Some(server);
+        let (on, off, sqlite) = run_throughput(&common, args, dir.path()).await?;
+        results.group_commit_speedup = (off.messages_per_second > 0.0)
+            .then(|| on.messages_per_second / off.messages_per_second);
+        results.server = Some(on);
+        results.server_without_group_commit = Some(off);
         results.sqlite = Some(sqlite);
     }
     if let Some(args) = &latency {
@@ -198,16 +219,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The load with group commit on, the same load with it off, then the
+/// SQLite baselines.
 async fn run_throughput(
     common: &CommonArgs,
     args: &ThroughputArgs,
     dir: &std::path::Path,
-) -> Result<(load::LoadResult, sqlite::BaselineResult), Box<dyn std::error::Error>> {
-    let server_dir = dir.join("throughput");
-    std::fs::create_dir_all(&server_dir)?;
-    let server = server::ServerProcess::start(&common.server_bin, &server_dir)?;
+) -> Result<(load::LoadResult, load::LoadResult, sqlite::BaselineResult), Box<dyn std::error::Error>>
+{
+    let on = run_load(common, args, &dir.join("throughput"), args.write_batch).await?;
+    let off = run_load(common, args, &dir.join("throughput-batch-1"), 1).await?;
+
     eprintln!(
-        "server {} listening on {}; {} senders over {} conversations for {} s (+{} s warm-up)",
+        "SQLite baseline: {} s one row per commit, {} s {} rows per commit",
+        args.sqlite_duration, args.sqlite_duration, args.batch
+    );
+    let sqlite = sqlite::run(
+        &dir.join("baseline.db"),
+        Duration::from_secs(args.sqlite_duration),
+        args.batch,
+    )
+    .await?;
+    Ok((on, off, sqlite))
+}
+
+/// `--senders` senders for `--duration` seconds against a fresh server and
+/// database in `server_dir`, started with `--write-batch write_batch`.
+async fn run_load(
+    common: &CommonArgs,
+    args: &ThroughputArgs,
+    server_dir: &std::path::Path,
+    write_batch: u32,
+) -> Result<load::LoadResult, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(server_dir)?;
+    let server = server::ServerProcess::start_with(
+        &common.server_bin,
+        server_dir,
+        &["--write-batch".into(), write_batch.to_string()],
+    )?;
+    eprintln!(
+        "server {} (--write-batch {write_batch}) listening on {}; {} senders over {} conversations for {} s (+{} s warm-up)",
         common.server_bin.display(),
         server.addr,
         args.senders,
@@ -222,20 +273,9 @@ async fn run_throughput(
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.duration),
     })
-    .await?;
+    .await;
     drop(server);
-
-    eprintln!(
-        "SQLite baseline: {} s one row per commit, {} s {} rows per commit",
-        args.sqlite_duration, args.sqlite_duration, args.batch
-    );
-    let sqlite = sqlite::run(
-        &dir.join("baseline.db"),
-        Duration::from_secs(args.sqlite_duration),
-        args.batch,
-    )
-    .await?;
-    Ok((load, sqlite))
+    load
 }
 
 async fn run_latency(
@@ -271,21 +311,48 @@ async fn run_latency(
 
 fn markdown(r: &Results) -> String {
     let mut rows: Vec<(String, String)> = Vec::new();
-    if let (Some(s), Some(q), Some(t)) = (&r.server, &r.sqlite, &r.settings.throughput) {
+    if let (Some(s), Some(o), Some(q), Some(t)) = (
+        &r.server,
+        &r.server_without_group_commit,
+        &r.sqlite,
+        &r.settings.throughput,
+    ) {
+        let both = |f: fn(&load::LoadResult) -> f64| format!("{} / {}", ms(f(s)), ms(f(o)));
         rows.extend([
             (
                 format!(
-                    "server: acknowledged messages/s ({} senders, {} conversations)",
-                    t.senders, t.conversations
+                    "server, group commit on (up to {} per commit): acknowledged messages/s ({} senders, {} conversations)",
+                    t.write_batch, t.senders, t.conversations
                 ),
                 format!("{:.0}", s.messages_per_second),
             ),
-            ("server: send latency p50".into(), ms(s.latency_p50_ms)),
-            ("server: send latency p99".into(), ms(s.latency_p99_ms)),
-            ("server: send latency max".into(), ms(s.latency_max_ms)),
             (
-                "server: messages acknowledged / failed".into(),
-                format!("{} / {}", s.acknowledged, s.failed),
+                "server, group commit off (1 per commit): acknowledged messages/s, same load".into(),
+                format!("{:.0}", o.messages_per_second),
+            ),
+            (
+                "server: group commit on / off".into(),
+                r.group_commit_speedup
+                    .map_or("n/a".into(), |x| format!("{x:.1}×")),
+            ),
+            (
+                "server: send latency p50 (on / off)".into(),
+                both(|l| l.latency_p50_ms),
+            ),
+            (
+                "server: send latency p99 (on / off)".into(),
+                both(|l| l.latency_p99_ms),
+            ),
+            (
+                "server: send latency max (on / off)".into(),
+                both(|l| l.latency_max_ms),
+            ),
+            (
+                "server: messages acknowledged / failed (on; off)".into(),
+                format!(
+                    "{} / {}; {} / {}",
+                    s.acknowledged, s.failed, o.acknowledged, o.failed
+                ),
             ),
             (
                 "SQLite: single-row commits/s".into(),

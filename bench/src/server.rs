@@ -1,5 +1,6 @@
 //! The measured server as a child process over a database in a given folder,
-//! on 127.0.0.1:0; killed when dropped.
+//! on 127.0.0.1:0, with its default settings or given extra flags; killed
+//! when dropped.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -22,6 +23,16 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(bin: &Path, dir: &Path) -> Result<ServerProcess, Box<dyn std::error::Error>> {
+        Self::start_with(bin, dir, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra command-line flags (which win
+    /// over any `MESSENGER_*` variable the bench inherited).
+    pub fn start_with(
+        bin: &Path,
+        dir: &Path,
+        extra_args: &[String],
+    ) -> Result<ServerProcess, Box<dyn std::error::Error>> {
         let assets = dir.join("dist");
         std::fs::create_dir_all(&assets)?;
         // Logs go to a file: a pipe nobody reads could fill and block the server.
@@ -35,6 +46,7 @@ impl ServerProcess {
             .arg(&assets)
             .arg("--agent-api-key")
             .arg(AGENT_KEY)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
