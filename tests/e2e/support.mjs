@@ -204,6 +204,55 @@ export class MessengerServer {
     return { status: response.status, body: text ? JSON.parse(text) : null };
   }
 
+  /** An agent has read the conversation up to `seq`. */
+  async markRead(conversationId, seq) {
+    const { status, body } = await this.agentRequest('POST', `/conversations/${encodeURIComponent(conversationId)}/read`, {
+      seq,
+    });
+    assert.equal(status, 200, `agent read: ${JSON.stringify(body)}`);
+    return body;
+  }
+
+  /** An agent is typing in the conversation. */
+  async agentTyping(conversationId) {
+    const { status, body } = await this.agentRequest('POST', `/conversations/${encodeURIComponent(conversationId)}/typing`);
+    assert.equal(status, 204, `agent typing: ${JSON.stringify(body)}`);
+  }
+
+  /**
+   * Opens the agents' event stream (Server-Sent Events) and collects its
+   * events as {event, data} in `stream.events`; `stream.close()` ends it.
+   */
+  async agentEvents() {
+    const controller = new AbortController();
+    const response = await fetch(`${this.origin}/api/v1/agent/events`, {
+      headers: { authorization: `Bearer ${this.agentKey}`, accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    assert.equal(response.status, 200, 'the agent stream opens');
+    const stream = { events: [], close: () => controller.abort() };
+    (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for await (const chunk of response.body) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = /^event: ?(.*)$/m.exec(block)?.[1] ?? 'message';
+            const data = [...block.matchAll(/^data: ?(.*)$/gm)].map((m) => m[1]).join('\n');
+            if (data) stream.events.push({ event, data: JSON.parse(data) });
+          }
+        }
+      } catch {
+        // Aborted by close(), or the server went away.
+      }
+    })();
+    return stream;
+  }
+
   /** The agent's conversation list (first page), most recent first. */
   async listConversations() {
     const { status, body } = await this.agentRequest('GET', '/conversations');
@@ -306,12 +355,23 @@ function isStream(request) {
   return request.resourceType() === 'eventsource' || new URL(request.url()).pathname === STREAM_PATH;
 }
 
+/** Whether the frame that made `request` is gone (its page reloaded or closed). */
+function frameGone(request) {
+  try {
+    return request.frame().isDetached() || request.frame().page().isClosed();
+  } catch {
+    return false; // not a frame's request (a service worker's, say)
+  }
+}
+
 /**
  * One Chromium profile (its own user-data-dir, so its own localStorage),
  * recording every request URL, dialog and page error it sees.
  */
 export class Profile {
   requestUrls = [];
+  /** Streams (server-sent events) open right now, across every tab. */
+  openStreams = new Set();
   dialogs = [];
   errors = [];
   #inFlight = new Set();
@@ -332,12 +392,14 @@ export class Profile {
     profile.context.on('request', (request) => {
       profile.requestUrls.push(request.url());
       // A stream (server-sent events) stays open by design: not "loading".
-      if (!isStream(request)) profile.#inFlight.add(request);
+      if (isStream(request)) profile.openStreams.add(request);
+      else profile.#inFlight.add(request);
       profile.#lastActivity = Date.now();
     });
     for (const event of ['requestfinished', 'requestfailed']) {
       profile.context.on(event, (request) => {
         profile.#inFlight.delete(request);
+        profile.openStreams.delete(request);
         profile.#lastActivity = Date.now();
       });
     }
@@ -351,6 +413,18 @@ export class Profile {
   }
 
   #watch(page) {
+    // A closed tab's streams end with it, whether or not Chromium reports it.
+    page.on('close', () => {
+      for (const request of this.openStreams) {
+        let owner = null;
+        try {
+          owner = request.frame().page();
+        } catch {
+          // Not a frame's request.
+        }
+        if (owner === page) this.openStreams.delete(request);
+      }
+    });
     page.on('pageerror', (error) => this.errors.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
       if (message.type() === 'error') this.errors.push(`console.error: ${message.text()}`);
@@ -376,6 +450,8 @@ export class Profile {
   async settled({ quietMs = 500 } = {}) {
     await eventually(
       () => {
+        // A reloaded or closed page's requests may never report an end.
+        for (const request of this.#inFlight) if (frameGone(request)) this.#inFlight.delete(request);
         assert.deepEqual([...this.#inFlight].map((r) => r.url()), [], 'requests in flight');
         assert.ok(Date.now() - this.#lastActivity >= quietMs, 'network not quiet yet');
       },
@@ -410,6 +486,17 @@ export class Messenger {
     this.messages = this.frame.locator('[data-testid=message]');
     this.connectionStatus = this.frame.locator('[data-testid=connection-status]');
     this.closeButton = this.frame.locator('[data-testid=close]');
+    this.typing = this.frame.locator('[data-testid=typing]');
+  }
+
+  /** The text under the message at `index` that says how its delivery went. */
+  delivery(index) {
+    return this.messages.nth(index).locator('[data-testid=delivery]');
+  }
+
+  /** The frame's Playwright Frame, to run script in it. */
+  async contentFrame() {
+    return (await this.frameElement.elementHandle()).contentFrame();
   }
 
   /** Opens the panel (clicking the launcher unless the panel already shows). */
@@ -458,6 +545,12 @@ export class Messenger {
     await this.composer.fill(text);
     if (via === 'enter') await this.composer.press('Enter');
     else await this.sendButton.click();
+  }
+
+  /** Closes the panel with the launcher, if it is open. */
+  async close() {
+    if ((await this.launcher.getAttribute('aria-expanded')) === 'true') await this.launcher.click();
+    await this.frameElement.waitFor({ state: 'hidden' });
   }
 
   /** The conversation entry the widget keeps in the host page's localStorage, or null. */

@@ -167,7 +167,7 @@
   let frame = null; // created on first need, then kept (hidden) while closed
   let frameReady = false; // the frame has said mw:ready
   let frameToken = null; // the token the frame was given
-  let memory = { token: null, seen: 0 }; // when localStorage is unavailable
+  let memory = { token: null, seen: 0, outbox: [] }; // when localStorage is unavailable
 
   launcher.addEventListener('click', () => setOpen(!open));
   root.addEventListener('keydown', (event) => {
@@ -195,8 +195,10 @@
   }
 
   // A returning customer's panel loads in the background once the page is
-  // done, so the badge can show answers that came while they were away.
-  if (read().token) {
+  // done, so the badge can show answers that came while they were away and
+  // messages left unsent by an earlier visit go out.
+  const stored = read();
+  if (stored.token || stored.outbox.length) {
     const later = () =>
       'requestIdleCallback' in window
         ? window.requestIdleCallback(ensureFrame, { timeout: 5000 })
@@ -215,18 +217,27 @@
         const state = read();
         frameReady = true;
         frameToken = state.token;
-        post({ type: 'mw:init', token: state.token, seen: state.seen, title: TITLE, open });
+        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open });
         break;
       }
       case 'mw:token':
         if (data.token === null || isToken(data.token)) {
           frameToken = data.token;
-          write({ token: data.token, seen: 0 });
+          write(Object.assign(read(), { token: data.token, seen: 0 }));
         }
         break;
       case 'mw:seen': {
         const state = read();
-        if (isCount(data.seq) && data.seq > state.seen) write({ token: state.token, seen: data.seq });
+        if (isCount(data.seq) && data.seq > state.seen) write(Object.assign(state, { seen: data.seq }));
+        break;
+      }
+      case 'mw:outbox': {
+        // The customer's unacknowledged messages: remove `id`, then append
+        // `message` if given. Kept here, first-party, until the server has them.
+        const state = read();
+        state.outbox = state.outbox.filter((m) => m && m.id !== data.id);
+        if (data.message && typeof data.message === 'object') state.outbox.push(data.message);
+        write(state);
         break;
       }
       case 'mw:unread':
@@ -281,20 +292,19 @@
     if (frame && frame.contentWindow) frame.contentWindow.postMessage(message, SERVER_ORIGIN);
   }
 
-  // Storage: {"token": string|null, "seen": number} in the host's first-party
-  // localStorage; kept in memory where storage is blocked.
+  // Storage: {"token": string|null, "seen": number, "outbox": [message]} in
+  // the host's first-party localStorage; kept in memory where storage is
+  // blocked. The frame checks each outbox entry itself.
   function read() {
     try {
-      const parsed = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || 'null');
-      if (parsed && typeof parsed === 'object') {
-        return {
-          token: isToken(parsed.token) ? parsed.token : null,
-          seen: isCount(parsed.seen) ? parsed.seen : 0,
-        };
-      }
-      return { token: null, seen: 0 };
+      const parsed = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || 'null') || {};
+      return {
+        token: isToken(parsed.token) ? parsed.token : null,
+        seen: isCount(parsed.seen) ? parsed.seen : 0,
+        outbox: Array.isArray(parsed.outbox) ? parsed.outbox : [],
+      };
     } catch (e) {
-      return memory;
+      return Object.assign({}, memory);
     }
   }
 

@@ -7,8 +7,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messenger_wire::{
-    API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorBody, ErrorCode, MAX_PAGE_SIZE, Message,
-    SendMessage, StartedConversation,
+    API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorBody, ErrorCode, MAX_MESSAGE_CHARS,
+    MAX_PAGE_SIZE, MarkRead, Message, ReadEvent, SendMessage, StartedConversation, TypingEvent,
 };
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -47,11 +47,19 @@ impl ApiError {
         }
     }
 
-    /// Text to show a customer.
+    /// Text to show a customer: why a message was refused.
     pub fn message(&self) -> String {
         match self {
-            ApiError::Status { message, .. } if !message.is_empty() => message.clone(),
-            _ => "Something went wrong.".to_owned(),
+            ApiError::Status {
+                code: ErrorCode::MessageTooLong,
+                ..
+            } => format!("it is longer than {MAX_MESSAGE_CHARS} characters."),
+            ApiError::Status {
+                code: ErrorCode::MessageEmpty,
+                ..
+            } => "it is empty.".to_owned(),
+            ApiError::Status { message, .. } if !message.is_empty() => format!("{message}."),
+            _ => "something went wrong.".to_owned(),
         }
     }
 }
@@ -105,6 +113,26 @@ pub async fn send_message(token: &str, message: &SendMessage) -> Result<Message,
     send(request).await
 }
 
+/// Tells the server the customer has seen everything up to `seq`.
+pub async fn mark_read(token: &str, seq: i64) -> Result<(), ApiError> {
+    let request = authorized(
+        Request::post(&format!("{API_PREFIX}/conversation/read")),
+        token,
+    )
+    .json(&MarkRead { seq });
+    no_content(request).await
+}
+
+/// Tells the agents the customer is typing.
+pub async fn typing(token: &str) -> Result<(), ApiError> {
+    let request = authorized(
+        Request::post(&format!("{API_PREFIX}/conversation/typing")),
+        token,
+    )
+    .body("");
+    no_content(request).await
+}
+
 /// Opens the conversation's stream: every message with a `seq` above
 /// `after` (caught up from the database), then each new one as it is stored.
 /// Aborting `signal` closes it.
@@ -134,17 +162,43 @@ pub async fn message_events(
     })
 }
 
-/// An open stream of the conversation's messages, read chunk by chunk.
+/// What the conversation's stream carries.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum StreamEvent {
+    /// A stored message, in `seq` order.
+    Message(Message),
+    /// How far the customer or the agents have read.
+    Read(ReadEvent),
+    /// Someone is typing.
+    Typing(TypingEvent),
+}
+
+impl StreamEvent {
+    /// `None` for an event this version does not understand: skipped, not
+    /// fatal, so the ones after it still count.
+    pub fn parse(event: &sse::Event) -> Option<StreamEvent> {
+        let data = &event.data;
+        match event.event.as_str() {
+            "message" => serde_json::from_str(data).ok().map(StreamEvent::Message),
+            "read" => serde_json::from_str(data).ok().map(StreamEvent::Read),
+            "typing" => serde_json::from_str(data).ok().map(StreamEvent::Typing),
+            _ => None,
+        }
+    }
+}
+
+/// An open stream of the conversation's events, read chunk by chunk.
 pub struct MessageEvents {
     reader: ReadableStreamDefaultReader,
     parser: sse::Parser,
 }
 
 impl MessageEvents {
-    /// The messages completed by the next chunk received, oldest first (often
-    /// none: a keep-alive comment); `None` once the server has ended the
-    /// stream. An error means the connection broke (or was aborted).
-    pub async fn next(&mut self) -> Result<Option<Vec<Message>>, ApiError> {
+    /// The events completed by the next chunk received, oldest first (often
+    /// none: a keep-alive comment), as sent (see [`StreamEvent::parse`]);
+    /// `None` once the server has ended the stream. An error means the
+    /// connection broke (or was aborted).
+    pub async fn next(&mut self) -> Result<Option<Vec<sse::Event>>, ApiError> {
         let chunk = JsFuture::from(self.reader.read())
             .await
             .map_err(|_| ApiError::Network)?;
@@ -156,16 +210,7 @@ impl MessageEvents {
             .ok()
             .and_then(|value| value.dyn_into().ok())
             .ok_or(ApiError::Decode)?;
-        let events = self.parser.push(&bytes.to_vec());
-        // An event this version does not understand is skipped, not fatal:
-        // the ones after it still count.
-        Ok(Some(
-            events
-                .into_iter()
-                .filter(|event| event.event == "message")
-                .filter_map(|event| serde_json::from_str(&event.data).ok())
-                .collect(),
-        ))
+        Ok(Some(self.parser.push(&bytes.to_vec())))
     }
 }
 
@@ -194,6 +239,22 @@ async fn send<T: DeserializeOwned>(
         .map_err(|_| ApiError::Network)?;
     if response.ok() {
         response.json().await.map_err(|_| ApiError::Decode)
+    } else {
+        Err(error_from(response).await)
+    }
+}
+
+/// Sends a request answered with an empty body on success.
+async fn no_content(request: Result<Request, gloo_net::Error>) -> Result<(), ApiError> {
+    let response = request
+        .map_err(|_| ApiError::Network)?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if response.ok() {
+        // Read to the end, so the connection is free for the next request.
+        _ = response.binary().await;
+        Ok(())
     } else {
         Err(error_from(response).await)
     }

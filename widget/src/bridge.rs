@@ -5,8 +5,11 @@
 //!
 //! Frame → loader: `mw:ready` (the only message posted to `"*"`, and it carries
 //! nothing), `mw:token {token}`, `mw:seen {seq}`, `mw:unread {count}`,
-//! `mw:close`. Loader → frame: `mw:init {token, seen, title, open}` and
-//! `mw:visibility {open}`. Here, only messages from `window.parent` count, and
+//! `mw:outbox {id, message?}` (remove the outbox entry `id`, then, if given,
+//! store `message` as the last one), `mw:close`. Loader → frame:
+//! `mw:init {token, seen, outbox, title, open}` and `mw:visibility {open}`.
+//! The outbox holds the customer's messages the server has not acknowledged
+//! yet ([`Queued`]), so a reload, a crash or a closed tab loses none. Here, only messages from `window.parent` count, and
 //! once `mw:init` has named the parent's origin, only that origin gets
 //! messages. The loader, in turn, listens only to its iframe's window at the
 //! server's origin and posts only to that origin.
@@ -36,8 +39,22 @@ pub struct Init {
     pub token: Option<String>,
     /// The highest `seq` the customer has seen.
     pub seen: i64,
+    pub outbox: Vec<Queued>,
     pub title: String,
     pub open: bool,
+}
+
+/// A message in the stored outbox.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Queued {
+    /// The message's client id.
+    pub id: String,
+    pub body: String,
+    /// When it was written (Unix ms).
+    pub at: i64,
+    /// Why the server refused it, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +66,7 @@ enum Incoming {
         token: Option<String>,
         #[serde(default)]
         seen: i64,
+        // `outbox` is read apart, entry by entry: see `parse_outbox`.
         #[serde(default)]
         title: Option<String>,
         #[serde(default)]
@@ -69,6 +87,12 @@ enum Outgoing<'a> {
     Seen { seq: i64 },
     #[serde(rename = "mw:unread")]
     Unread { count: usize },
+    #[serde(rename = "mw:outbox")]
+    Outbox {
+        id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a Queued>,
+    },
     #[serde(rename = "mw:close")]
     Close,
 }
@@ -80,6 +104,9 @@ struct Stored {
     token: Option<String>,
     #[serde(default)]
     seen: i64,
+    /// Read apart, entry by entry: see `parse_outbox`.
+    #[serde(skip_deserializing)]
+    outbox: Vec<Queued>,
 }
 
 #[derive(Clone, Copy)]
@@ -113,6 +140,7 @@ impl Bridge {
             on_event(HostEvent::Init(Init {
                 token: stored.token,
                 seen: stored.seen,
+                outbox: stored.outbox,
                 title: DEFAULT_TITLE.to_owned(),
                 open: true,
             }));
@@ -147,6 +175,28 @@ impl Bridge {
         }
     }
 
+    /// Stores `message` as the last entry of the outbox, replacing any
+    /// entry with the same id.
+    pub fn outbox_put(self, message: &Queued) {
+        self.outbox(&message.id, Some(message));
+    }
+
+    /// Removes an entry from the outbox.
+    pub fn outbox_remove(self, id: &str) {
+        self.outbox(id, None);
+    }
+
+    fn outbox(self, id: &str, message: Option<&Queued>) {
+        if self.standalone {
+            update_standalone(|s| {
+                s.outbox.retain(|m| m.id != id);
+                s.outbox.extend(message.cloned());
+            });
+        } else {
+            self.post(&Outgoing::Outbox { id, message });
+        }
+    }
+
     pub fn unread(self, count: usize) {
         if !self.standalone {
             self.post(&Outgoing::Unread { count });
@@ -173,7 +223,8 @@ impl Bridge {
         if known.as_ref().is_some_and(|known| *known != origin) {
             return None;
         }
-        let text = js_sys::JSON::stringify(&event.data()).ok()?.as_string()?;
+        let data = event.data();
+        let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
         match serde_json::from_str(&text).ok()? {
             Incoming::Init {
                 token,
@@ -189,6 +240,7 @@ impl Bridge {
                 Some(HostEvent::Init(Init {
                     token: token.filter(|t| !t.is_empty()),
                     seen,
+                    outbox: parse_outbox(&data),
                     title: title
                         .filter(|t| !t.trim().is_empty())
                         .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
@@ -224,14 +276,37 @@ fn post(message: &Outgoing, target_origin: &str) {
     _ = parent.post_message(&data, target_origin);
 }
 
+/// The well-formed entries of `state.outbox`. Storage can be written by
+/// other code too (and by older versions), so a bad entry costs only itself.
+fn parse_outbox(state: &JsValue) -> Vec<Queued> {
+    let Ok(entries) = js_sys::Reflect::get(state, &"outbox".into()) else {
+        return Vec::new();
+    };
+    if !js_sys::Array::is_array(&entries) {
+        return Vec::new();
+    }
+    js_sys::Array::from(&entries)
+        .iter()
+        .filter_map(|entry| js_sys::JSON::stringify(&entry).ok()?.as_string())
+        .filter_map(|text| serde_json::from_str::<Queued>(&text).ok())
+        .filter(|m| messenger_wire::validate_client_id(&m.id).is_ok())
+        .collect()
+}
+
 fn read_standalone() -> Stored {
-    window()
+    let Some(text) = window()
         .local_storage()
         .ok()
         .flatten()
         .and_then(|storage| storage.get_item(STANDALONE_KEY).ok().flatten())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+    else {
+        return Stored::default();
+    };
+    let mut stored: Stored = serde_json::from_str(&text).unwrap_or_default();
+    if let Ok(state) = js_sys::JSON::parse(&text) {
+        stored.outbox = parse_outbox(&state);
+    }
+    stored
 }
 
 fn update_standalone(change: impl FnOnce(&mut Stored)) {

@@ -5,10 +5,13 @@
 //! - `../loader/widget.js`: the loader, plain JavaScript run by the host page;
 //!   it draws the launcher button and unread badge and owns the iframe.
 //! - [`components`]: the view, one component per file, [`App`] at the root.
-//! - [`messenger`]: the panel's state and actions (send, retry, load history).
+//! - [`messenger`]: the panel's state and actions (the outbox, history, read
+//!   marks, typing).
 //! - [`timeline`]: the message list model, merging by `seq` and `client_id`.
 //! - [`sync`]: how new messages arrive: one stream, reconnected with
-//!   [`backoff`]; [`sse`] parses it.
+//!   [`backoff`]; [`sse`] parses it. [`tabs`]: one stream for all the tabs
+//!   of a site, held by a leader that shares what it receives.
+//! - [`alarm`]: a wait that the network coming back cuts short.
 //! - [`api`]: every HTTP call, with typed errors.
 //! - [`bridge`]: the `postMessage` protocol with the loader, and the
 //!   standalone (development) mode.
@@ -16,6 +19,7 @@
 //!
 //! Message text is only ever rendered as text nodes, never as HTML.
 
+pub mod alarm;
 pub mod api;
 pub mod backoff;
 pub mod bridge;
@@ -25,6 +29,7 @@ pub mod ids;
 pub mod messenger;
 pub mod sse;
 pub mod sync;
+pub mod tabs;
 pub mod timeline;
 
 pub use components::app::App;

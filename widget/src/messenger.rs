@@ -1,19 +1,32 @@
 //! The panel's state, shared by every component through the context, and
 //! the actions that change it: starting from the host's `mw:init`, loading
-//! history, sending (one message at a time, in order), retrying.
+//! history, the outbox (one message at a time, in order, kept by the host
+//! page until acknowledged), read marks and typing notices.
 //!
 //! The conversation token lives here and in the host page's storage (via
 //! the bridge), never in a URL. A request answered with 401 means the server
 //! does not know the token: the panel forgets it and starts over empty.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use messenger_wire::SendMessage;
+use messenger_wire::{
+    Author, Conversation, MAX_PAGE_SIZE, Message, SendMessage, StartedConversation,
+    TYPING_INTERVAL_MS,
+};
 
-use crate::api::{self, ApiError};
-use crate::bridge::{Bridge, HostEvent};
+use crate::alarm::Alarm;
+use crate::api::{self, ApiError, StreamEvent};
+use crate::backoff::Backoff;
+use crate::bridge::{Bridge, HostEvent, Queued};
+use crate::tabs::{Shared, Tabs};
 use crate::timeline::{Delivery, Pending, Timeline};
-use crate::{clock, ids};
+use crate::{clock, ids, sse};
+
+/// How long "typing…" shows after the last notice: the agent's client
+/// repeats it every [`TYPING_INTERVAL_MS`] while typing goes on.
+const TYPING_SHOWN_MS: u64 = 3 * TYPING_INTERVAL_MS as u64;
 
 /// Where the conversation's history stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,17 +54,37 @@ pub struct Messenger {
     pub loading_earlier: RwSignal<bool>,
     pub earlier_failed: RwSignal<bool>,
     /// The stream of new messages has been down for a moment (set by
-    /// [`crate::sync`]).
+    /// [`crate::sync`], or shared by the leading tab).
     pub reconnecting: RwSignal<bool>,
+    /// An agent is typing.
+    pub agent_typing: RwSignal<bool>,
+    /// Which tab keeps the stream open.
+    pub tabs: Tabs,
+    /// The tab is in view (not in the background, not minimized).
+    visible: RwSignal<bool>,
     /// The highest `seq` the customer has seen.
     seen: RwSignal<i64>,
+    /// The highest `seq` the server knows the customer has seen.
+    read_reported: StoredValue<i64>,
+    reporting_read: StoredValue<bool>,
     token: RwSignal<Option<String>>,
     /// The outbox is being worked through.
     sending: StoredValue<bool>,
+    /// Cuts the outbox's wait short when the network is back.
+    outbox_alarm: Alarm,
+    /// The outbox entries the host page has stored: id and whether refused.
+    stored_outbox: StoredValue<Vec<(String, bool)>>,
+    /// Counts typing notices, so an old notice's timer cannot hide a newer one.
+    typing_notices: StoredValue<u32>,
+    /// When this side last said it was typing (Unix ms).
+    typing_sent_at: StoredValue<i64>,
+    /// A catch-up of messages the leading tab's events skipped is under way.
+    filling: StoredValue<bool>,
 }
 
 impl Messenger {
-    /// Creates the state and starts reporting `seen` and unread counts.
+    /// Creates the state and starts reporting `seen`, unread counts and the
+    /// outbox to the host page.
     pub fn new(bridge: Bridge) -> Self {
         let messenger = Messenger {
             bridge,
@@ -64,11 +97,23 @@ impl Messenger {
             loading_earlier: RwSignal::new(false),
             earlier_failed: RwSignal::new(false),
             reconnecting: RwSignal::new(false),
+            agent_typing: RwSignal::new(false),
+            tabs: Tabs::new(),
+            visible: RwSignal::new(!document().hidden()),
             seen: RwSignal::new(0),
+            read_reported: StoredValue::new(0),
+            reporting_read: StoredValue::new(false),
             token: RwSignal::new(None),
             sending: StoredValue::new(false),
+            outbox_alarm: Alarm::new(),
+            stored_outbox: StoredValue::new(Vec::new()),
+            typing_notices: StoredValue::new(0),
+            typing_sent_at: StoredValue::new(0),
+            filling: StoredValue::new(false),
         };
         messenger.report_reading();
+        messenger.store_outbox();
+        messenger.watch_page();
         messenger
     }
 
@@ -78,6 +123,23 @@ impl Messenger {
                 self.title.set(init.title);
                 self.seen.set(init.seen);
                 self.open.set(init.open);
+                // The messages a reload (or another tab) left unsent.
+                self.stored_outbox.set_value(
+                    init.outbox
+                        .iter()
+                        .map(|m| (m.id.clone(), m.refused.is_some()))
+                        .collect(),
+                );
+                self.timeline.update(|t| {
+                    for queued in init.outbox {
+                        t.push_pending(Pending {
+                            client_id: queued.id,
+                            body: queued.body,
+                            created_at: queued.at,
+                            delivery: queued.refused.map_or(Delivery::Queued, Delivery::Refused),
+                        });
+                    }
+                });
                 let has_token = init.token.is_some();
                 self.token.set(init.token);
                 if has_token {
@@ -110,17 +172,135 @@ impl Messenger {
                 client_id: ids::new_client_id(),
                 body,
                 created_at: clock::now_ms(),
-                delivery: Delivery::Sending,
+                delivery: Delivery::Queued,
             })
         });
+        self.typing_sent_at.set_value(0);
         spawn_local(self.flush_outbox());
     }
 
-    /// Sends a failed message again, with its original client id.
-    pub fn retry(self, client_id: &str) {
-        if self.timeline.try_update(|t| t.retry(client_id)) == Some(true) {
-            spawn_local(self.flush_outbox());
+    /// Removes a refused message from the outbox.
+    pub fn remove(self, client_id: &str) {
+        self.timeline.update(|t| t.remove_pending(client_id));
+    }
+
+    /// Whatever held the outbox back may be over (the network is back, the
+    /// stream reconnected): try now rather than at the end of the wait.
+    pub fn wake_outbox(self) {
+        self.outbox_alarm.ring();
+    }
+
+    /// The customer is writing: tell the agents, at most once per
+    /// [`TYPING_INTERVAL_MS`].
+    pub fn typing(self) {
+        let Some(token) = self.token() else { return };
+        let now = clock::now_ms();
+        if now - self.typing_sent_at.get_value() < TYPING_INTERVAL_MS {
+            return;
         }
+        self.typing_sent_at.set_value(now);
+        // A lost typing notice is not worth a retry.
+        spawn_local(async move {
+            _ = api::typing(&token).await;
+        });
+    }
+
+    /// Applies what the conversation's stream brought, in order: from this
+    /// tab's own stream, or shared by the leading tab (`shared`).
+    pub fn apply(self, events: &[sse::Event], shared: bool) {
+        let mut messages = Vec::new();
+        for event in events.iter().filter_map(StreamEvent::parse) {
+            match event {
+                StreamEvent::Message(message) => {
+                    if message.author != Author::Customer {
+                        self.agent_typing.set(false);
+                    }
+                    messages.push(message);
+                }
+                StreamEvent::Read(read) => {
+                    self.merge_messages(std::mem::take(&mut messages), shared);
+                    self.read(read.reader, read.seq);
+                }
+                StreamEvent::Typing(typing) => {
+                    if typing.author != Author::Customer {
+                        self.agent_typing_notice();
+                    }
+                }
+            }
+        }
+        self.merge_messages(messages, shared);
+    }
+
+    fn merge_messages(self, messages: Vec<Message>, shared: bool) {
+        if messages.is_empty() {
+            return;
+        }
+        if shared {
+            // The leader's stream is gapless from its own sync point, which
+            // may be ahead of this tab's: catch up on anything in between.
+            self.timeline.update(|t| t.merge(messages));
+            let gap = self.timeline.with_untracked(|t| t.last_seq() > t.synced());
+            if gap && self.history.get_untracked() == History::Loaded {
+                spawn_local(self.fill_gap());
+            }
+        } else {
+            // This tab's stream: complete from the sync point on.
+            self.timeline.update(|t| t.merge_synced(messages));
+        }
+    }
+
+    /// Fetches the messages after the sync point, page by page.
+    async fn fill_gap(self) {
+        let Some(token) = self.token() else { return };
+        if std::mem::replace(&mut *self.filling.write_value(), true) {
+            return;
+        }
+        loop {
+            let after = self.timeline.with_untracked(Timeline::synced);
+            let Ok(page) = api::messages_after(&token, after).await else {
+                break;
+            };
+            if !self.is_current(&token) {
+                break;
+            }
+            let complete = page.messages.len() < MAX_PAGE_SIZE as usize;
+            self.timeline.update(|t| t.merge_synced(page.messages));
+            if complete {
+                break;
+            }
+        }
+        self.filling.set_value(false);
+    }
+
+    /// `reader` has read up to `seq`: the customer (in another tab or on
+    /// another device), or an agent.
+    fn read(self, reader: Author, seq: i64) {
+        if reader == Author::Customer {
+            self.read_reported
+                .update_value(|reported| *reported = (*reported).max(seq));
+            if seq > self.seen.get_untracked() {
+                self.seen.set(seq);
+                self.bridge.seen(seq);
+            }
+        } else if seq > 0 {
+            self.timeline.update(|t| t.agent_read(seq));
+        }
+    }
+
+    /// Shows "typing…" for a while; the agent's client repeats the notice
+    /// while typing goes on.
+    fn agent_typing_notice(self) {
+        let id = self.typing_notices.get_value().wrapping_add(1);
+        self.typing_notices.set_value(id);
+        self.agent_typing.set(true);
+        set_timeout(
+            move || {
+                if self.typing_notices.get_value() == id {
+                    self.agent_typing.set(false);
+                }
+            },
+            Duration::from_millis(TYPING_SHOWN_MS),
+        );
     }
 
     /// Fetches the latest page of history, replacing nothing already shown.
@@ -135,6 +315,7 @@ impl Messenger {
             Ok(page) => {
                 self.older_cursor.set(page.older_cursor);
                 self.timeline.update(|t| t.merge_synced(page.messages));
+                self.conversation_known(&page.conversation);
                 self.history.set(History::Loaded);
             }
             Err(error) if error.is_unauthorized() => self.forget_conversation(&token),
@@ -181,24 +362,45 @@ impl Messenger {
         }
         self.token.set(None);
         self.bridge.token_changed(None);
+        self.tabs.leave();
         self.seen.set(0);
+        self.read_reported.set_value(0);
         self.older_cursor.set(None);
         self.timeline.update(Timeline::forget_history);
         self.history.set(History::Loaded);
     }
 
     /// A conversation was just created for the first message.
-    fn adopt(self, token: &str) {
-        self.token.set(Some(token.to_owned()));
+    fn adopt(self, started: &StartedConversation) {
+        self.token.set(Some(started.token.clone()));
         // Hand it over before anything else can fail: this token is the
         // customer's only key to the conversation.
-        self.bridge.token_changed(Some(token));
+        self.bridge.token_changed(Some(&started.token));
         self.seen.set(0);
+        self.read_reported.set_value(0);
+        self.conversation_known(&started.conversation);
         self.history.set(History::Loaded);
     }
 
-    /// Sends queued messages one by one, oldest first, so they keep the order
-    /// they were written in. A single loop runs at a time.
+    /// The server's view of the conversation: how far both sides have read;
+    /// and the tabs showing it can now share one stream.
+    fn conversation_known(self, conversation: &Conversation) {
+        self.read(Author::Customer, conversation.customer_read_seq);
+        self.read(Author::Agent, conversation.agent_read_seq);
+        self.tabs.join(&conversation.id, move |shared: Shared| {
+            self.apply(&shared.events, true);
+            if let Some(reconnecting) = shared.reconnecting {
+                self.reconnecting.set(reconnecting);
+            }
+        });
+    }
+
+    /// Sends queued messages one by one, oldest first, so they keep the
+    /// order they were written in: the next goes only once the server has
+    /// stored the one before. A message refused for good is set aside; on
+    /// any other failure (offline, server down) the loop waits, with
+    /// backoff, and tries the same message again. A single loop runs at a
+    /// time.
     async fn flush_outbox(self) {
         // Until `mw:init` says which conversation this is, sending could
         // start a second one.
@@ -206,23 +408,40 @@ impl Messenger {
             return;
         }
         self.sending.set_value(true);
+        let mut backoff = Backoff::default();
         while let Some(pending) = self.timeline.with_untracked(Timeline::next_to_send) {
-            if let Err(delivery) = self.deliver(&pending).await {
-                self.timeline
-                    .update(|t| t.set_delivery(&pending.client_id, delivery));
+            match self.deliver(&pending).await {
+                Ok(()) => {
+                    backoff = Backoff::default();
+                    self.set_stalled(false);
+                }
+                Err(Failure::Refused(reason)) => self
+                    .timeline
+                    .update(|t| t.refuse(&pending.client_id, reason)),
+                Err(Failure::Transient) => {
+                    self.set_stalled(true);
+                    let delay = backoff.next_delay(0, js_sys::Math::random());
+                    self.outbox_alarm.sleep(delay).await;
+                }
             }
         }
+        self.set_stalled(false);
         self.sending.set_value(false);
     }
 
+    fn set_stalled(self, stalled: bool) {
+        if self.timeline.with_untracked(|t| t.is_stalled()) != stalled {
+            self.timeline.update(|t| t.set_stalled(stalled));
+        }
+    }
+
     /// Sends one message, starting the conversation first if there is none.
-    /// On failure, returns how the message now stands.
-    async fn deliver(self, pending: &Pending) -> Result<(), Delivery> {
+    async fn deliver(self, pending: &Pending) -> Result<(), Failure> {
         let token = match self.token() {
             Some(token) => token,
             None => {
                 let started = api::start_conversation().await.map_err(|e| failed(&e))?;
-                self.adopt(&started.token);
+                self.adopt(&started);
                 started.token
             }
         };
@@ -232,7 +451,8 @@ impl Messenger {
         };
         let result = api::send_message(&token, &message).await;
         if !self.is_current(&token) {
-            return Err(Delivery::NotSent);
+            // Forgotten meanwhile: the message goes to the new conversation.
+            return Err(Failure::Transient);
         }
         match result {
             Ok(message) => {
@@ -241,23 +461,86 @@ impl Messenger {
             }
             Err(error) if error.is_unauthorized() => {
                 self.forget_conversation(&token);
-                Err(Delivery::NotSent)
+                Err(Failure::Transient)
             }
             Err(error) => Err(failed(&error)),
         }
     }
 
-    /// While the panel is open everything in it counts as seen; while it is
+    /// Keeps the host page's stored outbox equal to the messages not yet
+    /// acknowledged, so a reload, a crash or a closed tab loses none.
+    fn store_outbox(self) {
+        Effect::new(move |_| {
+            if !self.ready.get() {
+                return;
+            }
+            self.timeline.with(|t| {
+                let now: Vec<(String, bool)> = t
+                    .pending()
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.client_id.clone(),
+                            matches!(p.delivery, Delivery::Refused(_)),
+                        )
+                    })
+                    .collect();
+                self.stored_outbox.update_value(|stored| {
+                    for (id, _) in stored.iter() {
+                        if !now.iter().any(|(n, _)| n == id) {
+                            self.bridge.outbox_remove(id);
+                        }
+                    }
+                    for pending in t.pending() {
+                        let entry = (
+                            pending.client_id.clone(),
+                            matches!(pending.delivery, Delivery::Refused(_)),
+                        );
+                        if !stored.contains(&entry) {
+                            self.bridge.outbox_put(&Queued {
+                                id: pending.client_id.clone(),
+                                body: pending.body.clone(),
+                                at: pending.created_at,
+                                refused: match &pending.delivery {
+                                    Delivery::Refused(reason) => Some(reason.clone()),
+                                    Delivery::Queued => None,
+                                },
+                            });
+                        }
+                    }
+                    *stored = now;
+                });
+            });
+        });
+    }
+
+    /// Follows the tab's visibility (only a visible panel counts as read)
+    /// and the network (back online: send what waits).
+    fn watch_page(self) {
+        let _visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
+            self.visible.set(!document().hidden());
+        });
+        let _online = window_event_listener(leptos::ev::online, move |_| self.wake_outbox());
+    }
+
+    /// While the panel is open and in view everything in it counts as seen,
+    /// and the server is told (so the agents see it, and the customer's
+    /// other tabs and devices stop counting it as unread); while it is
     /// closed the host's badge shows what came since.
     fn report_reading(self) {
         Effect::new(move |_| {
-            if !(self.ready.get() && self.open.get()) {
+            if !(self.ready.get() && self.open.get() && self.visible.get()) {
                 return;
             }
             let last = self.timeline.with(Timeline::last_seq);
             if last > self.seen.get_untracked() {
                 self.seen.set(last);
                 self.bridge.seen(last);
+            }
+        });
+        Effect::new(move |_| {
+            if self.seen.get() > self.read_reported.get_value() {
+                spawn_local(self.report_read());
             }
         });
         let unread = Memo::new(move |_| {
@@ -279,11 +562,41 @@ impl Messenger {
     }
 }
 
-/// Transient failures can be retried; refusals show the server's reason.
-fn failed(error: &ApiError) -> Delivery {
+impl Messenger {
+    /// Tells the server how far the customer has read; one request at a
+    /// time, the latest mark wins. A failure is left for the next change.
+    async fn report_read(self) {
+        if std::mem::replace(&mut *self.reporting_read.write_value(), true) {
+            return;
+        }
+        loop {
+            let seq = self.seen.get_untracked();
+            let Some(token) = self.token() else { break };
+            if seq <= self.read_reported.get_value() {
+                break;
+            }
+            if api::mark_read(&token, seq).await.is_err() {
+                break;
+            }
+            self.read_reported
+                .update_value(|reported| *reported = (*reported).max(seq));
+        }
+        self.reporting_read.set_value(false);
+    }
+}
+
+/// Why a message was not stored.
+enum Failure {
+    /// The network or the server failed; the same message is tried again.
+    Transient,
+    /// The server refused it for good; the reason is the server's message.
+    Refused(String),
+}
+
+fn failed(error: &ApiError) -> Failure {
     if error.is_transient() {
-        Delivery::NotSent
+        Failure::Transient
     } else {
-        Delivery::Refused(error.message())
+        Failure::Refused(error.message())
     }
 }

@@ -8,8 +8,11 @@
 //! two chunks is reassembled before its line is decoded. Pure Rust, so it is
 //! unit-tested natively.
 
-/// One dispatched event.
-#[derive(Clone, PartialEq, Eq, Debug)]
+use serde::{Deserialize, Serialize};
+
+/// One dispatched event. (Serialized as is when the leading tab shares it
+/// with the others: see [`crate::tabs`].)
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct Event {
     /// The `event:` field, `message` when absent.
     pub event: String,

@@ -14,6 +14,9 @@
 //!
 //! While disconnected for more than a moment, [`Messenger::reconnecting`]
 //! says so.
+//!
+//! Only the leading tab (see [`crate::tabs`]) holds a stream; it shares what
+//! it receives, and its connection state, with the other tabs.
 
 use std::time::Duration;
 
@@ -28,6 +31,7 @@ use crate::api;
 use crate::backoff::Backoff;
 use crate::clock::now_ms;
 use crate::messenger::{History, Messenger};
+use crate::tabs::Shared;
 use crate::timeline::Timeline;
 
 /// The server sends a keep-alive every 15 s; nothing for this long means the
@@ -83,6 +87,12 @@ pub fn start(messenger: Messenger) {
         messenger.history.track();
         link.nudge(false);
     });
+    // This tab now leads the tabs of the conversation.
+    Effect::new(move |_| {
+        if messenger.tabs.is_leader() {
+            link.nudge(false);
+        }
+    });
     // The network is back: the stream may be a dead connection by now.
     let online = Closure::<dyn Fn()>::new(move || {
         link.hurry.set_value(true);
@@ -127,6 +137,12 @@ async fn run(link: Link) {
             }
             History::Loaded => {}
         }
+        if !messenger.tabs.is_leader_untracked() {
+            // Another tab holds the stream and shares what it receives.
+            link.outage.set_value(None);
+            link.wait(None).await;
+            continue;
+        }
         let connected_ms = link.stream(&token).await;
         if !messenger.is_current(&token) {
             // Forgotten (401) or replaced: nothing to reconnect to.
@@ -157,6 +173,8 @@ impl Link {
             Ok(mut events) => {
                 let since = now_ms();
                 self.outage_over();
+                // The server is reachable: what waits in the outbox can go.
+                messenger.wake_outbox();
                 self.heard.set_value(since);
                 let watchdog = set_interval_with_handle(
                     move || {
@@ -166,14 +184,19 @@ impl Link {
                     },
                     Duration::from_secs(5),
                 );
-                while let Ok(Some(messages)) = events.next().await {
+                while let Ok(Some(events)) = events.next().await {
                     if !messenger.is_current(token) {
                         break;
                     }
                     self.heard.set_value(now_ms());
-                    if !messages.is_empty() {
-                        // In `seq` order and without gaps from the sync point on.
-                        messenger.timeline.update(|t| t.merge_synced(messages));
+                    if !events.is_empty() {
+                        // Messages in `seq` order and without gaps from the
+                        // sync point on.
+                        messenger.apply(&events, false);
+                        messenger.tabs.share(&Shared {
+                            events,
+                            reconnecting: None,
+                        });
                     }
                 }
                 if let Ok(watchdog) = watchdog {
@@ -236,6 +259,10 @@ impl Link {
             move || {
                 if self.outage.get_value() == Some(id) {
                     self.messenger.reconnecting.set(true);
+                    self.messenger.tabs.share(&Shared {
+                        events: Vec::new(),
+                        reconnecting: Some(true),
+                    });
                 }
             },
             QUIET_OUTAGE,
@@ -246,6 +273,10 @@ impl Link {
         self.outage.set_value(None);
         if self.messenger.reconnecting.get_untracked() {
             self.messenger.reconnecting.set(false);
+            self.messenger.tabs.share(&Shared {
+                events: Vec::new(),
+                reconnecting: Some(false),
+            });
         }
     }
 }

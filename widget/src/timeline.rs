@@ -12,8 +12,16 @@ use messenger_wire::{Author, Message};
 /// Where a customer's message stands, as shown next to it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Status {
+    /// In the outbox, being sent.
     Sending,
+    /// In the outbox while the network or the server is unreachable; sent
+    /// automatically once it is back.
+    Waiting,
+    /// Stored by the server.
     Sent,
+    /// The latest of the customer's messages an agent has read.
+    Seen,
+    /// Refused by the server for good.
     Failed,
 }
 
@@ -21,7 +29,9 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Sending => "sending",
+            Status::Waiting => "waiting",
             Status::Sent => "sent",
+            Status::Seen => "seen",
             Status::Failed => "failed",
         }
     }
@@ -30,11 +40,10 @@ impl Status {
 /// Delivery state of a message the server has not acknowledged.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Delivery {
-    /// Queued or in flight.
-    Sending,
-    /// The network or the server failed; a retry may work.
-    NotSent,
+    /// In the outbox: sent in turn, retried until the server answers.
+    Queued,
     /// The server refused it (a 4xx); the reason is the server's message.
+    /// Sending the same message again would fail the same way.
     Refused(String),
 }
 
@@ -60,10 +69,9 @@ pub struct Entry {
     pub created_at: i64,
     /// Only for the customer's own messages.
     pub status: Option<Status>,
-    /// Why the server refused it, for [`Status::Failed`] messages that a
-    /// retry cannot fix.
+    /// Why the server refused it, for [`Status::Failed`] messages.
     pub refusal: Option<String>,
-    /// Set while the message is not acknowledged, to retry it.
+    /// Set while the message is not acknowledged, to remove it.
     pub pending_id: Option<String>,
 }
 
@@ -77,6 +85,10 @@ pub struct Timeline {
     /// after it. Kept apart from the highest `seq` held, because the
     /// answer to a send can arrive before an agent's earlier message.
     synced: i64,
+    /// The highest `seq` an agent has read.
+    agent_read: i64,
+    /// The outbox cannot reach the server for now.
+    stalled: bool,
 }
 
 impl Timeline {
@@ -92,6 +104,21 @@ impl Timeline {
             match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
                 Ok(i) => self.messages[i] = message,
                 Err(i) => self.messages.insert(i, message),
+            }
+        }
+        // `seq`s have no gaps: holding the one right after the sync point
+        // means everything up to it is known.
+        if let Ok(mut i) = self
+            .messages
+            .binary_search_by_key(&(self.synced + 1), |m| m.seq)
+        {
+            while self
+                .messages
+                .get(i)
+                .is_some_and(|m| m.seq == self.synced + 1)
+            {
+                self.synced += 1;
+                i += 1;
             }
         }
     }
@@ -126,52 +153,84 @@ impl Timeline {
             .count()
     }
 
+    /// Adds a message to the outbox, unless it is there already or has
+    /// been acknowledged (another tab may have sent it from the same
+    /// stored outbox).
     pub fn push_pending(&mut self, pending: Pending) {
-        self.pending.push(pending);
+        let known = self
+            .pending
+            .iter()
+            .any(|p| p.client_id == pending.client_id)
+            || self.messages.iter().any(|m| {
+                m.author == Author::Customer
+                    && m.client_id.as_deref() == Some(pending.client_id.as_str())
+            });
+        if !known {
+            self.pending.push(pending);
+        }
     }
 
-    /// The oldest message waiting to be sent: sending one at a time keeps the
-    /// customer's messages in the order they were written.
+    /// The messages not acknowledged yet, in the order they were written.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// The oldest message waiting to be sent. Sending one at a time, and
+    /// not the next before this one is stored, keeps the customer's messages
+    /// in the order they were written.
     pub fn next_to_send(&self) -> Option<Pending> {
         self.pending
             .iter()
-            .find(|p| p.delivery == Delivery::Sending)
+            .find(|p| p.delivery == Delivery::Queued)
             .cloned()
     }
 
-    pub fn set_delivery(&mut self, client_id: &str, delivery: Delivery) {
+    /// The server refused the message for good: it leaves the queue and
+    /// shows why.
+    pub fn refuse(&mut self, client_id: &str, reason: String) {
         if let Some(p) = self.pending.iter_mut().find(|p| p.client_id == client_id) {
-            p.delivery = delivery;
+            p.delivery = Delivery::Refused(reason);
         }
     }
 
-    /// Queues a message that failed for another attempt. Refused messages
-    /// stay refused: sending the same body again would fail the same way.
-    pub fn retry(&mut self, client_id: &str) -> bool {
-        match self.pending.iter_mut().find(|p| p.client_id == client_id) {
-            Some(p) if p.delivery == Delivery::NotSent => {
-                p.delivery = Delivery::Sending;
-                true
-            }
-            _ => false,
-        }
+    /// Removes a message from the outbox (the customer dismissed a refused
+    /// one).
+    pub fn remove_pending(&mut self, client_id: &str) {
+        self.pending.retain(|p| p.client_id != client_id);
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        self.stalled
+    }
+
+    pub fn set_stalled(&mut self, stalled: bool) {
+        self.stalled = stalled;
+    }
+
+    /// An agent has read the conversation up to `seq`.
+    pub fn agent_read(&mut self, seq: i64) {
+        self.agent_read = self.agent_read.max(seq);
     }
 
     /// Drops the history of a conversation the server no longer knows. The
-    /// customer's unsent messages stay, as "not sent", so their text is not
-    /// lost; a retry starts a new conversation.
+    /// customer's unsent messages stay in the outbox; they start a new
+    /// conversation.
     pub fn forget_history(&mut self) {
         self.messages.clear();
         self.synced = 0;
-        for p in &mut self.pending {
-            if p.delivery == Delivery::Sending {
-                p.delivery = Delivery::NotSent;
-            }
-        }
+        self.agent_read = 0;
     }
 
     /// Everything to draw, in order.
     pub fn entries(&self) -> Vec<Entry> {
+        // "Seen" goes under the latest of the customer's messages an agent
+        // has read.
+        let seen_seq = self
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.author == Author::Customer && m.seq <= self.agent_read)
+            .map(|m| m.seq);
         let acknowledged = self.messages.iter().map(|m| {
             let own = m.author == Author::Customer;
             Entry {
@@ -182,7 +241,11 @@ impl Timeline {
                 author: m.author,
                 body: m.body.clone(),
                 created_at: m.created_at,
-                status: own.then_some(Status::Sent),
+                status: own.then_some(if Some(m.seq) == seen_seq {
+                    Status::Seen
+                } else {
+                    Status::Sent
+                }),
                 refusal: None,
                 pending_id: None,
             }
@@ -193,8 +256,9 @@ impl Timeline {
             body: p.body.clone(),
             created_at: p.created_at,
             status: Some(match p.delivery {
-                Delivery::Sending => Status::Sending,
-                Delivery::NotSent | Delivery::Refused(_) => Status::Failed,
+                Delivery::Queued if self.stalled => Status::Waiting,
+                Delivery::Queued => Status::Sending,
+                Delivery::Refused(_) => Status::Failed,
             }),
             refusal: match &p.delivery {
                 Delivery::Refused(reason) => Some(reason.clone()),
@@ -226,7 +290,7 @@ mod tests {
             client_id: client_id.to_owned(),
             body: "hello".to_owned(),
             created_at: 0,
-            delivery: Delivery::Sending,
+            delivery: Delivery::Queued,
         }
     }
 
@@ -276,21 +340,81 @@ mod tests {
         t.merge([message(3, Author::Customer, Some("a"))]);
         assert_eq!(t.synced(), 1);
         assert_eq!(t.last_seq(), 3);
+        // The missing message closes the gap.
+        t.merge([message(2, Author::Agent, None)]);
+        assert_eq!(t.synced(), 3);
     }
 
     #[test]
-    fn messages_are_sent_in_order_and_a_failure_does_not_block_the_next() {
+    fn messages_are_sent_in_order_and_a_refused_one_does_not_block_the_next() {
         let mut t = Timeline::default();
         t.push_pending(pending("a"));
         t.push_pending(pending("b"));
+        t.push_pending(pending("c"));
         assert_eq!(t.next_to_send().unwrap().client_id, "a");
-        t.set_delivery("a", Delivery::NotSent);
+        t.refuse("a", "too long".into());
         assert_eq!(t.next_to_send().unwrap().client_id, "b");
-        t.set_delivery("b", Delivery::Refused("too long".into()));
-        assert!(t.next_to_send().is_none());
-        assert!(t.retry("a"));
-        assert!(!t.retry("b"), "a refused message is not retried");
-        assert_eq!(t.next_to_send().unwrap().client_id, "a");
+        t.merge([message(1, Author::Customer, Some("b"))]);
+        assert_eq!(t.next_to_send().unwrap().client_id, "c");
+        t.merge([message(2, Author::Customer, Some("c"))]);
+        assert!(
+            t.next_to_send().is_none(),
+            "a refused message is not retried"
+        );
+        let statuses: Vec<_> = t.entries().iter().map(|e| e.status).collect();
+        assert_eq!(
+            statuses,
+            [Some(Status::Sent), Some(Status::Sent), Some(Status::Failed)]
+        );
+    }
+
+    #[test]
+    fn a_stored_message_already_acknowledged_is_not_queued_again() {
+        let mut t = Timeline::default();
+        t.merge([message(1, Author::Customer, Some("a"))]);
+        t.push_pending(pending("a"));
+        t.push_pending(pending("b"));
+        t.push_pending(pending("b"));
+        let ids: Vec<_> = t.pending().iter().map(|p| p.client_id.as_str()).collect();
+        assert_eq!(ids, ["b"]);
+    }
+
+    #[test]
+    fn queued_messages_wait_while_the_outbox_is_stalled() {
+        let mut t = Timeline::default();
+        t.push_pending(pending("a"));
+        assert_eq!(t.entries()[0].status, Some(Status::Sending));
+        t.set_stalled(true);
+        assert_eq!(t.entries()[0].status, Some(Status::Waiting));
+    }
+
+    #[test]
+    fn seen_marks_the_latest_customer_message_an_agent_has_read() {
+        let mut t = Timeline::default();
+        t.merge([
+            message(1, Author::Customer, Some("a")),
+            message(2, Author::Customer, Some("b")),
+            message(3, Author::Agent, None),
+            message(4, Author::Customer, Some("c")),
+        ]);
+        let statuses = |t: &Timeline| -> Vec<_> { t.entries().iter().map(|e| e.status).collect() };
+        assert!(!statuses(&t).contains(&Some(Status::Seen)));
+        t.agent_read(3);
+        assert_eq!(
+            statuses(&t),
+            [
+                Some(Status::Sent),
+                Some(Status::Seen),
+                None,
+                Some(Status::Sent)
+            ]
+        );
+        t.agent_read(1);
+        assert_eq!(
+            statuses(&t)[1],
+            Some(Status::Seen),
+            "read marks never go back"
+        );
     }
 
     #[test]
@@ -308,14 +432,15 @@ mod tests {
     }
 
     #[test]
-    fn forgetting_history_keeps_unsent_text_as_not_sent() {
+    fn forgetting_history_keeps_unsent_messages_queued() {
         let mut t = Timeline::default();
         t.merge_synced(vec![message(1, Author::Agent, None)]);
         t.push_pending(pending("a"));
         t.forget_history();
         let entries = t.entries();
         assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].status, Some(Status::Failed));
+        assert_eq!(entries[0].status, Some(Status::Sending));
+        assert_eq!(t.next_to_send().unwrap().client_id, "a");
         assert_eq!(t.synced(), 0);
     }
 }

@@ -54,6 +54,9 @@ pub fn Composer() -> impl IntoView {
     };
 
     let on_input = move |_| {
+        if text.with_untracked(|t| !t.trim().is_empty()) {
+            messenger.typing();
+        }
         let fits = text.with_untracked(|t| t.chars().count() <= MAX_MESSAGE_CHARS);
         if fits && error.with_untracked(Option::is_some) {
             error.set(None);

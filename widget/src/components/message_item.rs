@@ -31,20 +31,28 @@ pub fn MessageItem(entry: Entry) -> impl IntoView {
     };
     let delivery = match (status, refusal, pending_id) {
         (Some(Status::Sending), ..) => Some(view! { <span>"Sending…"</span> }.into_any()),
-        (Some(Status::Failed), Some(reason), _) => {
-            Some(view! { <span class="failed">{reason}</span> }.into_any())
+        (Some(Status::Waiting), ..) => Some(
+            view! { <span data-testid="delivery">"Not sent yet: will send when the connection is back"</span> }
+                .into_any(),
+        ),
+        (Some(Status::Seen), ..) => {
+            Some(view! { <span class="seen" data-testid="delivery">"Seen"</span> }.into_any())
         }
-        (Some(Status::Failed), None, Some(client_id)) => Some(
+        (Some(Status::Failed), reason, client_id) => Some(
             view! {
-                <span class="failed">"Not sent"</span>
-                <button
-                    type="button"
-                    class="retry"
-                    data-testid="retry"
-                    on:click=move |_| messenger.retry(&client_id)
-                >
-                    "Retry"
-                </button>
+                <span class="failed" data-testid="delivery">
+                    "Not sent: "{reason.unwrap_or_else(|| "the server refused it.".to_owned())}
+                </span>
+                {client_id.map(|client_id| view! {
+                    <button
+                        type="button"
+                        class="retry"
+                        data-testid="remove"
+                        on:click=move |_| messenger.remove(&client_id)
+                    >
+                        "Remove"
+                    </button>
+                })}
             }
             .into_any(),
         ),

@@ -1,5 +1,7 @@
 //! The scrolling list of messages, with day separators, the button that
-//! pages back through history, and what to show when there is nothing yet.
+//! pages back through history, what to show when there is nothing yet, and
+//! whether an agent is typing. (The typing line is not announced to screen
+//! readers: it comes and goes every few seconds; the reply is announced.)
 
 use leptos::either::Either;
 use leptos::html::Div;
@@ -63,6 +65,7 @@ pub fn MessageList() -> impl IntoView {
         });
         // Opening the panel lays it out again; scroll once it is visible.
         let open = messenger.open.get();
+        messenger.agent_typing.track();
         if own_new {
             stick.set_value(true);
         }
@@ -176,6 +179,14 @@ pub fn MessageList() -> impl IntoView {
                     }}
                 </For>
             </div>
+            <p class="typing" data-testid="typing" hidden=move || !messenger.agent_typing.get()>
+                <span class="dots" aria-hidden="true">
+                    <span></span>
+                    <span></span>
+                    <span></span>
+                </span>
+                "Support is typing…"
+            </p>
         </div>
     }
 }
