@@ -10,3 +10,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
 # --offline: Trunk must use the installed tools, never download its own.
 trunk build --release --offline "$@"
+
+# The loader ships to every page of every host site: Trunk copies its
+# readable source; replace it with the minified build.
+env -u CARGO_PROFILE_RELEASE_OPT_LEVEL cargo run --quiet --locked -p messenger-tools --bin minify-loader -- \
+  widget/loader/widget.js dist/widget.js

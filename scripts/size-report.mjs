@@ -17,7 +17,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const BUDGETS = [
-  { name: 'loader (widget.js), brotli', group: 'loader', limit: 4096 },
+  // Issue 8's budget for the loader: 3 KB brotli (minified by build-widget.sh).
+  { name: 'loader (widget.js), brotli', group: 'loader', limit: 3000 },
   { name: 'open panel (loader + panel files), brotli', group: 'openPanel', limit: 150 * 1024 },
 ];
 

@@ -16,13 +16,13 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "clippy (native crates)"
-cargo clippy -p messenger-wire -p messenger-server -p messenger-bench --all-targets --locked -- -D warnings
+cargo clippy -p messenger-wire -p messenger-server -p messenger-bench -p messenger-tools --all-targets --locked -- -D warnings
 
 step "clippy (wasm32 crates)"
 cargo clippy -p messenger-wire -p messenger-widget --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "unit and integration tests"
-cargo test -p messenger-wire -p messenger-server -p messenger-widget -p messenger-bench --locked
+cargo test -p messenger-wire -p messenger-server -p messenger-widget -p messenger-bench -p messenger-tools --locked
 
 step "widget release build"
 scripts/build-widget.sh

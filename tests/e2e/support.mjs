@@ -1,5 +1,5 @@
 // Fixtures for the browser end-to-end tests: the real `messenger-server`
-// binary on port 0, a host site on another origin served by a small node
+// binary on port 0, a host site on another site (localhost vs 127.0.0.1) served by a small node
 // `http` server, Chromium profiles (one user-data-dir each) driven by
 // playwright-core, and one page object for the embedded messenger.
 //
@@ -287,7 +287,7 @@ export class MessengerServer {
 }
 
 // ---------------------------------------------------------------------------
-// The host site: another origin (another port) that embeds the loader
+// The host site: another site (localhost; the server is 127.0.0.1) that embeds the loader
 
 /** The HTML of a host page embedding the widget from `serverOrigin`. */
 export function hostPageHtml({ serverOrigin, title = 'Acme', head = '', body = '', embed = true }) {
@@ -329,7 +329,10 @@ export class HostSite {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
     });
     await new Promise((resolveListen) => site.server.listen(0, '127.0.0.1', resolveListen));
-    site.origin = `http://127.0.0.1:${site.server.address().port}`;
+    // `localhost`, while the messenger server is `127.0.0.1`: another *site*,
+    // not only another origin, so the panel runs as a third-party frame with
+    // partitioned storage, as it does on a customer's site.
+    site.origin = `http://localhost:${site.server.address().port}`;
     return site;
   }
 

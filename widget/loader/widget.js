@@ -169,6 +169,18 @@
   let frameToken = null; // the token the frame was given
   let memory = { token: null, seen: 0, outbox: [] }; // when localStorage is unavailable
 
+  // The site's tabs share one stream (see widget/src/tabs.rs): the tab holding
+  // the Web Lock leads, and a BroadcastChannel relays what its panel shares.
+  // Both live here, first-party: a third-party frame may be denied them.
+  let leading = false;
+  let channel = null;
+  try {
+    channel = new BroadcastChannel(STORAGE_KEY);
+    channel.onmessage = (event) => post({ type: 'mw:shared', data: event.data });
+  } catch (e) {
+    // Without a channel to share over, every tab leads its own stream.
+  }
+
   launcher.addEventListener('click', () => setOpen(!open));
   root.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && open) setOpen(false);
@@ -177,8 +189,12 @@
   // Another tab of this site started (or forgot) the conversation: reload the
   // panel so both tabs show the same one.
   window.addEventListener('storage', (event) => {
-    if (event.key !== STORAGE_KEY || !frame) return;
+    if (event.key !== STORAGE_KEY) return;
     const token = read().token;
+    if (!frame) {
+      if (token) ensureFrame(); // to count the new conversation's unread replies
+      return;
+    }
     if (token !== frameToken) {
       frameToken = token; // what the reloaded frame will be given
       frameReady = false;
@@ -217,7 +233,7 @@
         const state = read();
         frameReady = true;
         frameToken = state.token;
-        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open });
+        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading });
         break;
       }
       case 'mw:token':
@@ -245,6 +261,9 @@
         break;
       case 'mw:close':
         setOpen(false);
+        break;
+      case 'mw:share':
+        if (channel && typeof data.data === 'string') channel.postMessage(data.data);
         break;
       default:
     }
@@ -278,6 +297,21 @@
     show(frame, open);
     launcher.setAttribute('aria-controls', 'mw-frame');
     root.append(frame);
+    if (channel) lead();
+    else leading = true;
+  }
+
+  // Lines up for the lead, held until the tab closes; alone without locks.
+  function lead() {
+    const won = () => {
+      leading = true;
+      if (frameReady) post({ type: 'mw:lead' });
+    };
+    try {
+      navigator.locks.request(STORAGE_KEY, () => (won(), new Promise(() => {}))).catch(won);
+    } catch (e) {
+      won();
+    }
   }
 
   function setUnread(count) {
@@ -377,7 +411,7 @@
         const declarations = Object.keys(body).map((name) => name + ':' + body[name]);
         return selector + '{' + declarations.join(';') + '}';
       })
-      .join('\n');
+      .join(''); // (no escapes in strings: see tools/src/minify_loader.rs)
   }
 
   function applyInline(el) {

@@ -10,17 +10,24 @@ use wasm_bindgen_futures::JsFuture;
 pub struct Alarm {
     /// Resolves the current sleep, if one is under way.
     wake: StoredValue<Option<js_sys::Function>, LocalStorage>,
+    /// Rung while nobody slept (the outbox was busy sending): the next
+    /// sleep ends at once, so the news is not lost.
+    rung: StoredValue<bool>,
 }
 
 impl Alarm {
     pub fn new() -> Self {
         Alarm {
             wake: StoredValue::new_local(None),
+            rung: StoredValue::new(false),
         }
     }
 
     /// Sleeps `ms` milliseconds, or until [`Alarm::ring`].
     pub async fn sleep(self, ms: u32) {
+        if std::mem::take(&mut *self.rung.write_value()) {
+            return;
+        }
         let promise = js_sys::Promise::new(&mut |resolve, _| {
             _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
                 &resolve,
@@ -32,10 +39,11 @@ impl Alarm {
         self.wake.set_value(None);
     }
 
-    /// Ends the current sleep, if any.
+    /// Ends the current sleep, or else the next one before it starts.
     pub fn ring(self) {
-        if let Some(resolve) = self.wake.try_update_value(Option::take).flatten() {
-            _ = resolve.call0(&JsValue::UNDEFINED);
+        match self.wake.try_update_value(Option::take).flatten() {
+            Some(resolve) => _ = resolve.call0(&JsValue::UNDEFINED),
+            None => self.rung.set_value(true),
         }
     }
 }

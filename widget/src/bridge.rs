@@ -6,8 +6,10 @@
 //! Frame → loader: `mw:ready` (the only message posted to `"*"`, and it carries
 //! nothing), `mw:token {token}`, `mw:seen {seq}`, `mw:unread {count}`,
 //! `mw:outbox {id, message?}` (remove the outbox entry `id`, then, if given,
-//! store `message` as the last one), `mw:close`. Loader → frame:
-//! `mw:init {token, seen, outbox, title, open}` and `mw:visibility {open}`.
+//! store `message` as the last one), `mw:share {data}` (relay to the other
+//! tabs), `mw:close`. Loader → frame: `mw:init {token, seen, outbox, title,
+//! open, lead}`, `mw:visibility {open}`, `mw:lead` (this tab now leads) and
+//! `mw:shared {data}` (from the leading tab); see [`crate::tabs`].
 //! The outbox holds the customer's messages the server has not acknowledged
 //! yet ([`Queued`]), so a reload, a crash or a closed tab loses none. Here, only messages from `window.parent` count, and
 //! once `mw:init` has named the parent's origin, only that origin gets
@@ -31,7 +33,13 @@ const DEFAULT_TITLE: &str = "Messages";
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum HostEvent {
     Init(Init),
-    Visibility { open: bool },
+    Visibility {
+        open: bool,
+    },
+    /// This tab now leads the site's tabs (see [`crate::tabs`]).
+    Lead,
+    /// What the leading tab shared (see [`crate::tabs::Shared`]), as text.
+    Shared(String),
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -42,6 +50,8 @@ pub struct Init {
     pub outbox: Vec<Queued>,
     pub title: String,
     pub open: bool,
+    /// This tab leads the site's tabs.
+    pub lead: bool,
 }
 
 /// A message in the stored outbox.
@@ -71,9 +81,15 @@ enum Incoming {
         title: Option<String>,
         #[serde(default)]
         open: bool,
+        #[serde(default)]
+        lead: bool,
     },
     #[serde(rename = "mw:visibility")]
     Visibility { open: bool },
+    #[serde(rename = "mw:lead")]
+    Lead,
+    #[serde(rename = "mw:shared")]
+    Shared { data: String },
 }
 
 #[derive(Serialize)]
@@ -95,6 +111,8 @@ enum Outgoing<'a> {
     },
     #[serde(rename = "mw:close")]
     Close,
+    #[serde(rename = "mw:share")]
+    Share { data: &'a str },
 }
 
 /// The standalone mode's stored state; the same shape the loader stores.
@@ -143,6 +161,8 @@ impl Bridge {
                 outbox: stored.outbox,
                 title: DEFAULT_TITLE.to_owned(),
                 open: true,
+                // Alone: no other tab to share with.
+                lead: true,
             }));
             return;
         }
@@ -203,6 +223,14 @@ impl Bridge {
         }
     }
 
+    /// Hands what this (leading) tab shares to the loader, which relays it
+    /// to the site's other tabs.
+    pub fn share(self, data: &str) {
+        if !self.standalone {
+            self.post(&Outgoing::Share { data });
+        }
+    }
+
     /// Asks the loader to close the panel.
     pub fn close(self) {
         if !self.standalone {
@@ -231,6 +259,7 @@ impl Bridge {
                 seen,
                 title,
                 open,
+                lead,
             } => {
                 // One init per page load: a second one cannot swap the token.
                 if known.is_some() {
@@ -245,9 +274,12 @@ impl Bridge {
                         .filter(|t| !t.trim().is_empty())
                         .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
                     open,
+                    lead,
                 }))
             }
             Incoming::Visibility { open } => known.map(|_| HostEvent::Visibility { open }),
+            Incoming::Lead => known.map(|_| HostEvent::Lead),
+            Incoming::Shared { data } => known.map(|_| HostEvent::Shared(data)),
         }
     }
 

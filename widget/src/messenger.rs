@@ -20,7 +20,7 @@ use crate::alarm::Alarm;
 use crate::api::{self, ApiError, StreamEvent};
 use crate::backoff::Backoff;
 use crate::bridge::{Bridge, HostEvent, Queued};
-use crate::tabs::{Shared, Tabs};
+use crate::tabs::Tabs;
 use crate::timeline::{Delivery, Pending, Timeline};
 use crate::{clock, ids, sse};
 
@@ -98,7 +98,7 @@ impl Messenger {
             earlier_failed: RwSignal::new(false),
             reconnecting: RwSignal::new(false),
             agent_typing: RwSignal::new(false),
-            tabs: Tabs::new(),
+            tabs: Tabs::new(bridge),
             visible: RwSignal::new(!document().hidden()),
             seen: RwSignal::new(0),
             read_reported: StoredValue::new(0),
@@ -121,6 +121,7 @@ impl Messenger {
         match event {
             HostEvent::Init(init) => {
                 self.title.set(init.title);
+                self.tabs.set_leader(init.lead);
                 self.seen.set(init.seen);
                 self.open.set(init.open);
                 // The messages a reload (or another tab) left unsent.
@@ -152,6 +153,15 @@ impl Messenger {
                 spawn_local(self.flush_outbox());
             }
             HostEvent::Visibility { open } => self.open.set(open),
+            HostEvent::Lead => self.tabs.set_leader(true),
+            HostEvent::Shared(text) => {
+                if let Some(shared) = self.tabs.accept(&text) {
+                    self.apply(&shared.events, true);
+                    if let Some(reconnecting) = shared.reconnecting {
+                        self.reconnecting.set(reconnecting);
+                    }
+                }
+            }
         }
     }
 
@@ -176,6 +186,8 @@ impl Messenger {
             })
         });
         self.typing_sent_at.set_value(0);
+        // A new message is a good moment to try again whatever waits.
+        self.wake_outbox();
         spawn_local(self.flush_outbox());
     }
 
@@ -362,7 +374,7 @@ impl Messenger {
         }
         self.token.set(None);
         self.bridge.token_changed(None);
-        self.tabs.leave();
+        self.tabs.show(None);
         self.seen.set(0);
         self.read_reported.set_value(0);
         self.older_cursor.set(None);
@@ -383,16 +395,11 @@ impl Messenger {
     }
 
     /// The server's view of the conversation: how far both sides have read;
-    /// and the tabs showing it can now share one stream.
+    /// and which conversation the tabs share events of.
     fn conversation_known(self, conversation: &Conversation) {
         self.read(Author::Customer, conversation.customer_read_seq);
         self.read(Author::Agent, conversation.agent_read_seq);
-        self.tabs.join(&conversation.id, move |shared: Shared| {
-            self.apply(&shared.events, true);
-            if let Some(reconnecting) = shared.reconnecting {
-                self.reconnecting.set(reconnecting);
-            }
-        });
+        self.tabs.show(Some(&conversation.id));
     }
 
     /// Sends queued messages one by one, oldest first, so they keep the

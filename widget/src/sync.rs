@@ -31,7 +31,6 @@ use crate::api;
 use crate::backoff::Backoff;
 use crate::clock::now_ms;
 use crate::messenger::{History, Messenger};
-use crate::tabs::Shared;
 use crate::timeline::Timeline;
 
 /// The server sends a keep-alive every 15 s; nothing for this long means the
@@ -193,10 +192,7 @@ impl Link {
                         // Messages in `seq` order and without gaps from the
                         // sync point on.
                         messenger.apply(&events, false);
-                        messenger.tabs.share(&Shared {
-                            events,
-                            reconnecting: None,
-                        });
+                        messenger.tabs.share(events, None);
                     }
                 }
                 if let Ok(watchdog) = watchdog {
@@ -259,10 +255,7 @@ impl Link {
             move || {
                 if self.outage.get_value() == Some(id) {
                     self.messenger.reconnecting.set(true);
-                    self.messenger.tabs.share(&Shared {
-                        events: Vec::new(),
-                        reconnecting: Some(true),
-                    });
+                    self.messenger.tabs.share(Vec::new(), Some(true));
                 }
             },
             QUIET_OUTAGE,
@@ -273,10 +266,7 @@ impl Link {
         self.outage.set_value(None);
         if self.messenger.reconnecting.get_untracked() {
             self.messenger.reconnecting.set(false);
-            self.messenger.tabs.share(&Shared {
-                events: Vec::new(),
-                reconnecting: Some(false),
-            });
+            self.messenger.tabs.share(Vec::new(), Some(false));
         }
     }
 }

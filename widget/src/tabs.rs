@@ -1,27 +1,27 @@
 //! Several tabs of the same site show the same conversation (the host page's
 //! storage holds one token for the whole site), and the server should not
-//! carry one stream per tab. So the tabs elect a leader: the tab holding the
-//! Web Lock named after the conversation keeps its stream open and shares
-//! every event it receives over a `BroadcastChannel` of the same name; the
-//! others follow. When the leader's tab closes, the browser releases its
-//! lock and the next tab in line takes over, resuming its own stream from
-//! the last `seq` it holds, so nothing falls between two leaders.
+//! carry one stream per tab. So the tabs elect a leader: only the leading
+//! tab's panel holds a stream, and it shares every event it receives, as
+//! received, with the panels of the other tabs, which merge them like their
+//! own. When the leading tab closes another takes over and resumes its own
+//! stream from the last `seq` it holds, so nothing falls between two leaders.
 //!
-//! The panel runs in a frame of the messenger's origin, so both the lock and
-//! the channel are keyed by the host site as well (storage partitioning):
-//! tabs of other sites never meet. Where the browser has no Web Locks (or
-//! refuses them to a third-party frame), every tab leads its own stream, as
-//! if it were alone.
+//! The election and the relay happen in the loader, on the host page: a Web
+//! Lock and a `BroadcastChannel` of the host's origin. The panel's frame is a
+//! third-party document, and browsers that block third-party storage deny it
+//! Web Locks too (Chromium answers `SecurityError`); the host page is
+//! first-party everywhere. The loader tells the panel `mw:lead` once its tab
+//! leads (at once where the host has no Web Locks: every tab then leads its
+//! own stream, as if alone), relays `mw:share` to the other tabs and hands
+//! what they share over as `mw:shared`.
 //!
 //! Sending needs no coordination: each tab posts its own messages, and the
 //! others receive them through the leader's stream like any other message.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
-use web_sys::{AbortController, BroadcastChannel, MessageEvent};
 
+use crate::bridge::Bridge;
 use crate::sse;
 
 /// What the leader tells the other tabs: the events one read of its stream
@@ -29,6 +29,9 @@ use crate::sse;
 /// connection state.
 #[derive(Serialize, Deserialize, Clone, Default, PartialEq, Eq, Debug)]
 pub struct Shared {
+    /// The conversation they belong to: a tab that has not caught up with a
+    /// change of conversation yet ignores them.
+    pub conversation: String,
     #[serde(default)]
     pub events: Vec<sse::Event>,
     /// Whether the leader's stream is reconnecting, when that changed.
@@ -38,25 +41,19 @@ pub struct Shared {
 
 #[derive(Clone, Copy)]
 pub struct Tabs {
+    bridge: Bridge,
     /// This tab keeps the stream open (and shares what it receives).
     leader: RwSignal<bool>,
-    /// The conversation joined, if any.
-    joined: StoredValue<Option<String>>,
-    channel: StoredValue<Option<BroadcastChannel>, LocalStorage>,
-    /// Ends the lock's hold, once granted.
-    release: StoredValue<Option<js_sys::Function>, LocalStorage>,
-    /// Withdraws the lock request while it waits in line.
-    cancel: StoredValue<Option<AbortController>, LocalStorage>,
+    /// The conversation shown, once the server has named it.
+    conversation: StoredValue<Option<String>>,
 }
 
 impl Tabs {
-    pub fn new() -> Self {
+    pub fn new(bridge: Bridge) -> Self {
         Tabs {
+            bridge,
             leader: RwSignal::new(false),
-            joined: StoredValue::new(None),
-            channel: StoredValue::new_local(None),
-            release: StoredValue::new_local(None),
-            cancel: StoredValue::new_local(None),
+            conversation: StoredValue::new(None),
         }
     }
 
@@ -69,137 +66,44 @@ impl Tabs {
         self.leader.get_untracked()
     }
 
-    /// Joins the tabs showing `conversation_id`: listens to what their
-    /// leader shares and lines up to lead. Joining the conversation already
-    /// joined does nothing.
-    pub fn join(self, conversation_id: &str, on_shared: impl Fn(Shared) + 'static) {
-        if self
-            .joined
-            .with_value(|j| j.as_deref() == Some(conversation_id))
-        {
-            return;
-        }
-        self.leave();
-        self.joined.set_value(Some(conversation_id.to_owned()));
-        let name = format!("messenger:{conversation_id}");
-
-        if let Ok(channel) = BroadcastChannel::new(&name) {
-            let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
-                let shared = event
-                    .data()
-                    .as_string()
-                    .and_then(|text| serde_json::from_str::<Shared>(&text).ok());
-                if let Some(shared) = shared {
-                    on_shared(shared);
-                }
-            });
-            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            // Lives as long as the channel, which is closed on leave; the
-            // few bytes of a closure are not worth tracking.
-            on_message.forget();
-            self.channel.set_value(Some(channel));
-        }
-        if !self.request_lock(&name) {
-            self.leader.set(true);
+    /// The loader says whether this tab leads (it never takes it back: a
+    /// tab leads until it closes).
+    pub fn set_leader(self, leader: bool) {
+        if self.leader.get_untracked() != leader {
+            self.leader.set(leader);
         }
     }
 
-    /// Leaves the conversation (it was forgotten): gives up the lead, closes
-    /// the channel.
-    pub fn leave(self) {
-        if self
-            .joined
-            .try_update_value(Option::take)
-            .flatten()
-            .is_none()
-        {
-            return;
-        }
-        if let Some(cancel) = self.cancel.try_update_value(Option::take).flatten() {
-            cancel.abort();
-        }
-        if let Some(release) = self.release.try_update_value(Option::take).flatten() {
-            _ = release.call0(&JsValue::UNDEFINED);
-        }
-        if let Some(channel) = self.channel.try_update_value(Option::take).flatten() {
-            channel.set_onmessage(None);
-            channel.close();
-        }
-        self.leader.set(false);
+    /// The conversation shown is `id` (or none).
+    pub fn show(self, id: Option<&str>) {
+        self.conversation.set_value(id.map(str::to_owned));
     }
 
-    /// Tells the other tabs (a no-op for a follower or a lone tab).
-    pub fn share(self, shared: &Shared) {
+    /// Tells the other tabs (a no-op for a follower).
+    pub fn share(self, events: Vec<sse::Event>, reconnecting: Option<bool>) {
         if !self.leader.get_untracked() {
             return;
         }
-        let Ok(text) = serde_json::to_string(shared) else {
+        let Some(conversation) = self.conversation.get_value() else {
             return;
         };
-        self.channel.with_value(|channel| {
-            if let Some(channel) = channel {
-                _ = channel.post_message(&JsValue::from_str(&text));
-            }
-        });
-    }
-
-    /// Lines up for the conversation's lock; this tab leads once it is
-    /// granted, until [`Tabs::leave`] or the tab closes. Returns `false`
-    /// where Web Locks are missing.
-    fn request_lock(self, name: &str) -> bool {
-        let Some(locks) = web_locks() else {
-            return false;
+        let shared = Shared {
+            conversation,
+            events,
+            reconnecting,
         };
-        let Ok(request) = js_sys::Reflect::get(&locks, &"request".into())
-            .and_then(JsCast::dyn_into::<js_sys::Function>)
-        else {
-            return false;
-        };
-        let Ok(cancel) = AbortController::new() else {
-            return false;
-        };
-        let options = js_sys::Object::new();
-        _ = js_sys::Reflect::set(&options, &"signal".into(), &cancel.signal());
-        let granted = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
-            self.cancel.set_value(None);
-            self.leader.set(true);
-            // Held until this promise settles.
-            js_sys::Promise::new(&mut |resolve, _| self.release.set_value(Some(resolve)))
-        });
-        let outcome = request.call3(&locks, &JsValue::from_str(name), &options, &granted);
-        self.cancel.set_value(Some(cancel));
-        match outcome.map(JsCast::dyn_into::<js_sys::Promise>) {
-            Ok(Ok(promise)) => {
-                // Refused (a frame denied storage, say): lead alone. Withdrawn
-                // by `leave`: nothing to do.
-                let joined = self.joined.get_value();
-                let refused = Closure::once(move |_error: JsValue| {
-                    if joined.is_some() && self.joined.with_value(|j| *j == joined) {
-                        self.leader.set(true);
-                    }
-                });
-                _ = promise.catch(&refused);
-                refused.forget();
-                true
-            }
-            _ => {
-                self.cancel.set_value(None);
-                false
-            }
+        if let Ok(text) = serde_json::to_string(&shared) {
+            self.bridge.share(&text);
         }
     }
-}
 
-impl Default for Tabs {
-    fn default() -> Self {
-        Self::new()
+    /// What another tab shared, if it is about the conversation shown. It
+    /// comes from the host page, so it is checked like any input.
+    pub fn accept(self, text: &str) -> Option<Shared> {
+        let shared: Shared = serde_json::from_str(text).ok()?;
+        let current = self
+            .conversation
+            .with_value(|c| c.as_deref() == Some(shared.conversation.as_str()));
+        (current && !self.leader.get_untracked()).then_some(shared)
     }
-}
-
-/// `navigator.locks`, where the browser has it.
-fn web_locks() -> Option<JsValue> {
-    let navigator = window().navigator();
-    js_sys::Reflect::get(&navigator, &"locks".into())
-        .ok()
-        .filter(JsValue::is_object)
 }
