@@ -199,6 +199,9 @@
       frameToken = token; // what the reloaded frame will be given
       frameReady = false;
       frame.src = FRAME_URL;
+    } else if (frameReady) {
+      // The outbox changed in another tab: the leading panel sends it all.
+      post({ type: 'mw:stored', outbox: read().outbox });
     }
   });
 
@@ -227,30 +230,30 @@
   function onMessage(event) {
     if (!frame || event.origin !== SERVER_ORIGIN || event.source !== frame.contentWindow) return;
     const data = event.data;
-    if (!data || typeof data !== 'object') return;
+    // A frame being reloaded speaks for a conversation no longer stored.
+    if (!data || typeof data !== 'object' || (!frameReady && data.type !== 'mw:ready')) return;
+    const state = read();
+    // Token and seen change only for the conversation the frame was given.
+    const current = data.of === state.token;
     switch (data.type) {
       case 'mw:ready': {
-        const state = read();
         frameReady = true;
         frameToken = state.token;
         post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading });
         break;
       }
       case 'mw:token':
-        if (data.token === null || isToken(data.token)) {
+        if (current && (data.token === null || isToken(data.token))) {
           frameToken = data.token;
-          write(Object.assign(read(), { token: data.token, seen: 0 }));
+          write(Object.assign(state, { token: data.token, seen: 0 }));
         }
         break;
-      case 'mw:seen': {
-        const state = read();
-        if (isCount(data.seq) && data.seq > state.seen) write(Object.assign(state, { seen: data.seq }));
+      case 'mw:seen':
+        if (current && isCount(data.seq) && data.seq > state.seen) write(Object.assign(state, { seen: data.seq }));
         break;
-      }
       case 'mw:outbox': {
         // The customer's unacknowledged messages: remove `id`, then append
         // `message` if given. Kept here, first-party, until the server has them.
-        const state = read();
         state.outbox = state.outbox.filter((m) => m && m.id !== data.id);
         if (data.message && typeof data.message === 'object') state.outbox.push(data.message);
         write(state);

@@ -40,6 +40,8 @@ pub enum HostEvent {
     Lead,
     /// What the leading tab shared (see [`crate::tabs::Shared`]), as text.
     Shared(String),
+    /// The stored outbox, changed by another tab.
+    Stored(Vec<Queued>),
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -90,6 +92,8 @@ enum Incoming {
     Lead,
     #[serde(rename = "mw:shared")]
     Shared { data: String },
+    #[serde(rename = "mw:stored")]
+    Stored,
 }
 
 #[derive(Serialize)]
@@ -97,10 +101,15 @@ enum Incoming {
 enum Outgoing<'a> {
     #[serde(rename = "mw:ready")]
     Ready,
+    /// `of`: the token the frame had, so that a frame out of date cannot
+    /// replace a newer one (another tab's).
     #[serde(rename = "mw:token")]
-    Token { token: Option<&'a str> },
+    Token {
+        token: Option<&'a str>,
+        of: Option<&'a str>,
+    },
     #[serde(rename = "mw:seen")]
-    Seen { seq: i64 },
+    Seen { seq: i64, of: Option<&'a str> },
     #[serde(rename = "mw:unread")]
     Unread { count: usize },
     #[serde(rename = "mw:outbox")]
@@ -175,23 +184,25 @@ impl Bridge {
         post(&Outgoing::Ready, "*");
     }
 
-    /// The conversation changed: a new token, or `None` to forget it.
-    pub fn token_changed(self, token: Option<&str>) {
+    /// The conversation changed from `of` to `token` (`None`: forget it).
+    /// The loader ignores it unless `of` is still the stored token.
+    pub fn token_changed(self, token: Option<&str>, of: Option<&str>) {
         if self.standalone {
             update_standalone(|s| {
                 s.token = token.map(str::to_owned);
                 s.seen = 0;
             });
         } else {
-            self.post(&Outgoing::Token { token });
+            self.post(&Outgoing::Token { token, of });
         }
     }
 
-    pub fn seen(self, seq: i64) {
+    /// The customer has seen up to `seq` of the conversation of token `of`.
+    pub fn seen(self, seq: i64, of: Option<&str>) {
         if self.standalone {
             update_standalone(|s| s.seen = seq);
         } else {
-            self.post(&Outgoing::Seen { seq });
+            self.post(&Outgoing::Seen { seq, of });
         }
     }
 
@@ -280,6 +291,7 @@ impl Bridge {
             Incoming::Visibility { open } => known.map(|_| HostEvent::Visibility { open }),
             Incoming::Lead => known.map(|_| HostEvent::Lead),
             Incoming::Shared { data } => known.map(|_| HostEvent::Shared(data)),
+            Incoming::Stored => known.map(|_| HostEvent::Stored(parse_outbox(&data))),
         }
     }
 

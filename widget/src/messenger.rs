@@ -125,22 +125,7 @@ impl Messenger {
                 self.seen.set(init.seen);
                 self.open.set(init.open);
                 // The messages a reload (or another tab) left unsent.
-                self.stored_outbox.set_value(
-                    init.outbox
-                        .iter()
-                        .map(|m| (m.id.clone(), m.refused.is_some()))
-                        .collect(),
-                );
-                self.timeline.update(|t| {
-                    for queued in init.outbox {
-                        t.push_pending(Pending {
-                            client_id: queued.id,
-                            body: queued.body,
-                            created_at: queued.at,
-                            delivery: queued.refused.map_or(Delivery::Queued, Delivery::Refused),
-                        });
-                    }
-                });
+                self.sync_outbox(init.outbox);
                 let has_token = init.token.is_some();
                 self.token.set(init.token);
                 if has_token {
@@ -153,7 +138,8 @@ impl Messenger {
                 spawn_local(self.flush_outbox());
             }
             HostEvent::Visibility { open } => self.open.set(open),
-            HostEvent::Lead => self.tabs.set_leader(true),
+            HostEvent::Lead => self.take_lead(),
+            HostEvent::Stored(outbox) => self.sync_outbox(outbox),
             HostEvent::Shared(text) => {
                 if let Some(shared) = self.tabs.accept(&text) {
                     self.apply(&shared.events, true);
@@ -173,6 +159,57 @@ impl Messenger {
     /// again when a conversation starts or is forgotten.
     pub fn has_conversation(self) -> bool {
         self.token.with(Option::is_some)
+    }
+
+    /// This tab now leads: it holds the stream and sends the outbox.
+    pub fn take_lead(self) {
+        self.tabs.set_leader(true);
+        spawn_local(self.flush_outbox());
+    }
+
+    /// Takes in the stored outbox (at start, or changed by another tab):
+    /// every tab shows the same pending messages, and the leading tab sends
+    /// them all, so only one tab starts a conversation and the order holds
+    /// across tabs. An entry missing from storage is dropped here only if it
+    /// was refused: a queued one may be on its way, or just written.
+    fn sync_outbox(self, outbox: Vec<Queued>) {
+        self.stored_outbox.update_value(|stored| {
+            stored.retain(|(id, refused)| !refused || outbox.iter().any(|m| &m.id == id));
+            for m in &outbox {
+                let entry = (m.id.clone(), m.refused.is_some());
+                stored.retain(|(id, _)| *id != m.id);
+                stored.push(entry);
+            }
+        });
+        self.timeline.update(|t| {
+            let gone: Vec<String> = t
+                .pending()
+                .iter()
+                .filter(|p| matches!(p.delivery, Delivery::Refused(_)))
+                .filter(|p| !outbox.iter().any(|m| m.id == p.client_id))
+                .map(|p| p.client_id.clone())
+                .collect();
+            for id in gone {
+                t.remove_pending(&id);
+            }
+            for queued in outbox {
+                // A refusal stands, whoever learnt of it first.
+                let delivery = match queued.refused {
+                    Some(reason) => {
+                        t.refuse(&queued.id, reason.clone());
+                        Delivery::Refused(reason)
+                    }
+                    None => Delivery::Queued,
+                };
+                t.push_pending(Pending {
+                    client_id: queued.id,
+                    body: queued.body,
+                    created_at: queued.at,
+                    delivery,
+                });
+            }
+        });
+        spawn_local(self.flush_outbox());
     }
 
     /// Shows the message at once and queues it for sending.
@@ -200,6 +237,10 @@ impl Messenger {
     /// stream reconnected): try now rather than at the end of the wait.
     pub fn wake_outbox(self) {
         self.outbox_alarm.ring();
+        // A read mark that failed to go out goes now.
+        if self.seen.get_untracked() > self.read_reported.get_value() {
+            spawn_local(self.report_read());
+        }
     }
 
     /// The customer is writing: tell the agents, at most once per
@@ -292,7 +333,7 @@ impl Messenger {
                 .update_value(|reported| *reported = (*reported).max(seq));
             if seq > self.seen.get_untracked() {
                 self.seen.set(seq);
-                self.bridge.seen(seq);
+                self.bridge.seen(seq, self.token().as_deref());
             }
         } else if seq > 0 {
             self.timeline.update(|t| t.agent_read(seq));
@@ -373,7 +414,7 @@ impl Messenger {
             return;
         }
         self.token.set(None);
-        self.bridge.token_changed(None);
+        self.bridge.token_changed(None, Some(token));
         self.tabs.show(None);
         self.seen.set(0);
         self.read_reported.set_value(0);
@@ -387,7 +428,7 @@ impl Messenger {
         self.token.set(Some(started.token.clone()));
         // Hand it over before anything else can fail: this token is the
         // customer's only key to the conversation.
-        self.bridge.token_changed(Some(&started.token));
+        self.bridge.token_changed(Some(&started.token), None);
         self.seen.set(0);
         self.read_reported.set_value(0);
         self.conversation_known(&started.conversation);
@@ -400,6 +441,11 @@ impl Messenger {
         self.read(Author::Customer, conversation.customer_read_seq);
         self.read(Author::Agent, conversation.agent_read_seq);
         self.tabs.show(Some(&conversation.id));
+        // What the leading tab shared before this tab knew the conversation
+        // was dropped: fetch anything newer than the page just loaded.
+        if !self.tabs.is_leader_untracked() {
+            spawn_local(self.fill_gap());
+        }
     }
 
     /// Sends queued messages one by one, oldest first, so they keep the
@@ -410,8 +456,12 @@ impl Messenger {
     /// time.
     async fn flush_outbox(self) {
         // Until `mw:init` says which conversation this is, sending could
-        // start a second one.
-        if self.sending.get_value() || !self.ready.get_untracked() {
+        // start a second one; and only the leading tab sends (the others
+        // hand their messages over through the stored outbox).
+        if self.sending.get_value()
+            || !self.ready.get_untracked()
+            || !self.tabs.is_leader_untracked()
+        {
             return;
         }
         self.sending.set_value(true);
@@ -542,7 +592,7 @@ impl Messenger {
             let last = self.timeline.with(Timeline::last_seq);
             if last > self.seen.get_untracked() {
                 self.seen.set(last);
-                self.bridge.seen(last);
+                self.bridge.seen(last, self.token().as_deref());
             }
         });
         Effect::new(move |_| {

@@ -107,6 +107,21 @@ pub fn start(messenger: Messenger) {
     });
     _ = document()
         .add_event_listener_with_callback("visibilitychange", visible.as_ref().unchecked_ref());
+    // A visible tab that has not heard from the leading tab for longer than
+    // its keep-alives allow (the leader's tab frozen in the background, say)
+    // takes its own stream, and the outbox with it.
+    _ = set_interval_with_handle(
+        move || {
+            let tabs = messenger.tabs;
+            if tabs.is_leader_untracked() || document().hidden() || messenger.token().is_none() {
+                return;
+            }
+            if now_ms() - tabs.heard() > SILENCE_LIMIT_MS {
+                messenger.take_lead();
+            }
+        },
+        Duration::from_secs(5),
+    );
     // The panel lives as long as its frame: so do the listeners.
     online.forget();
     visible.forget();
@@ -192,8 +207,10 @@ impl Link {
                         // Messages in `seq` order and without gaps from the
                         // sync point on.
                         messenger.apply(&events, false);
-                        messenger.tabs.share(events, None);
                     }
+                    // Keep-alives too: they tell the other tabs this one
+                    // still leads.
+                    messenger.tabs.share(events, None);
                 }
                 if let Ok(watchdog) = watchdog {
                     watchdog.clear();

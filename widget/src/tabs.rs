@@ -15,14 +15,22 @@
 //! own stream, as if alone), relays `mw:share` to the other tabs and hands
 //! what they share over as `mw:shared`.
 //!
-//! Sending needs no coordination: each tab posts its own messages, and the
-//! others receive them through the leader's stream like any other message.
+//! The leading tab also sends the outbox, which all tabs share through the
+//! host page's storage: so one tab only starts a conversation, and messages
+//! written in several tabs keep their order. The others receive them
+//! through the leader's stream like any other message.
+//!
+//! A leader that goes quiet (its tab frozen in the background: the browser
+//! keeps its lock) is replaced: a visible tab that has heard nothing from it,
+//! keep-alives included, for longer than a stream may stay silent leads
+//! too. Two leaders do no harm: streams resume by `seq`, merging ignores
+//! what is already held and sending is idempotent.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bridge::Bridge;
-use crate::sse;
+use crate::{clock, sse};
 
 /// What the leader tells the other tabs: the events one read of its stream
 /// brought, in order and as the server sent them, or a change of its
@@ -46,6 +54,9 @@ pub struct Tabs {
     leader: RwSignal<bool>,
     /// The conversation shown, once the server has named it.
     conversation: StoredValue<Option<String>>,
+    /// When the leading tab was last heard from (Unix ms): anything it
+    /// shared, keep-alives included; at first, when this tab started.
+    heard: StoredValue<i64>,
 }
 
 impl Tabs {
@@ -54,6 +65,7 @@ impl Tabs {
             bridge,
             leader: RwSignal::new(false),
             conversation: StoredValue::new(None),
+            heard: StoredValue::new(clock::now_ms()),
         }
     }
 
@@ -72,6 +84,11 @@ impl Tabs {
         if self.leader.get_untracked() != leader {
             self.leader.set(leader);
         }
+    }
+
+    /// When the leading tab was last heard from (Unix ms).
+    pub fn heard(self) -> i64 {
+        self.heard.get_value()
     }
 
     /// The conversation shown is `id` (or none).
@@ -101,6 +118,7 @@ impl Tabs {
     /// comes from the host page, so it is checked like any input.
     pub fn accept(self, text: &str) -> Option<Shared> {
         let shared: Shared = serde_json::from_str(text).ok()?;
+        self.heard.set_value(clock::now_ms());
         let current = self
             .conversation
             .with_value(|c| c.as_deref() == Some(shared.conversation.as_str()));

@@ -60,8 +60,10 @@ pub fn MessageList() -> impl IntoView {
 
     Effect::new(move |_| {
         let own_new = last.with(|last| {
-            last.as_ref()
-                .is_some_and(|e| e.author == Author::Customer && e.status == Some(Status::Sending))
+            last.as_ref().is_some_and(|e| {
+                e.author == Author::Customer
+                    && matches!(e.status, Some(Status::Sending | Status::Waiting))
+            })
         });
         // Opening the panel lays it out again; scroll once it is visible.
         let open = messenger.open.get();
