@@ -159,3 +159,40 @@ scenario('a message the server refuses for good says why, is not sent again, and
     what: 'the stored outbox to empty',
   });
 });
+
+scenario('a send stuck on a dead connection is given up when the network comes back, and sent again once', async (world) => {
+  const profile = await world.launchProfile('customer');
+  const page = await profile.open(world.hostPage('/'));
+  const messenger = new Messenger(page);
+  await messenger.open();
+  await messenger.send('Before');
+  await messenger.waitForMessages([{ author: 'customer', status: 'sent', body: 'Before' }]);
+
+  // The next send never gets an answer (a connection that died silently);
+  // later ones go through.
+  const attempts = [];
+  let stuck = null;
+  const route = (r) => {
+    attempts.push(r.request().postDataJSON());
+    if (attempts.length === 1) {
+      stuck = r; // never answered
+      return undefined;
+    }
+    return r.continue();
+  };
+  await profile.context.route(`${world.server.origin}${MESSAGES_PATH}`, route);
+  await messenger.send('Stuck at first');
+  await eventually(() => assert.equal(attempts.length, 1), { what: 'the send to be under way' });
+  assert.equal((await messenger.read())[1].status, 'sending');
+
+  await (await messenger.contentFrame()).evaluate(() => window.dispatchEvent(new Event('online')));
+  await messenger.waitForMessages([
+    { author: 'customer', status: 'sent', body: 'Before' },
+    { author: 'customer', status: 'sent', body: 'Stuck at first' },
+  ]);
+  assert.equal(attempts.length, 2, 'sent again once');
+  assert.equal(attempts[0].client_id, attempts[1].client_id, 'with the same client id');
+  assert.deepEqual(await storedBodies(world.server), ['Before', 'Stuck at first']);
+  await profile.context.unroute(`${world.server.origin}${MESSAGES_PATH}`, route);
+  await stuck?.abort().catch(() => {});
+});

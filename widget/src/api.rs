@@ -65,10 +65,12 @@ impl ApiError {
 }
 
 /// Starts a conversation; its token is in the answer and nowhere else.
-pub async fn start_conversation() -> Result<StartedConversation, ApiError> {
+/// Aborting `signal` gives up (as [`ApiError::Network`]).
+pub async fn start_conversation(signal: &AbortSignal) -> Result<StartedConversation, ApiError> {
     let request = Request::post(&format!("{API_PREFIX}/conversations"))
         .header("Content-Type", "application/json")
         .credentials(RequestCredentials::Omit)
+        .abort_signal(Some(signal))
         .body("{}");
     send(request).await
 }
@@ -104,11 +106,19 @@ pub async fn messages_after(token: &str, seq: i64) -> Result<ConversationPage, A
 
 /// Sends a customer message. Repeating the call with the same `client_id`
 /// and body returns the message stored the first time.
-pub async fn send_message(token: &str, message: &SendMessage) -> Result<Message, ApiError> {
+/// Aborting `signal` gives up (as [`ApiError::Network`]); whether the
+/// server stored it is then unknown, which a repeat with the same client id
+/// settles.
+pub async fn send_message(
+    token: &str,
+    message: &SendMessage,
+    signal: &AbortSignal,
+) -> Result<Message, ApiError> {
     let request = authorized(
         Request::post(&format!("{API_PREFIX}/conversation/messages")),
         token,
     )
+    .abort_signal(Some(signal))
     .json(message);
     send(request).await
 }

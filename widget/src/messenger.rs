@@ -23,10 +23,14 @@ use crate::bridge::{Bridge, HostEvent, Queued};
 use crate::tabs::Tabs;
 use crate::timeline::{Delivery, Pending, Timeline};
 use crate::{clock, ids, sse};
+use web_sys::{AbortController, AbortSignal};
 
 /// How long "typing…" shows after the last notice: the agent's client
 /// repeats it every [`TYPING_INTERVAL_MS`] while typing goes on.
 const TYPING_SHOWN_MS: u64 = 3 * TYPING_INTERVAL_MS as u64;
+
+/// How long the outbox waits for the server to answer a send.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the conversation's history stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -80,6 +84,8 @@ pub struct Messenger {
     typing_sent_at: StoredValue<i64>,
     /// A catch-up of messages the leading tab's events skipped is under way.
     filling: StoredValue<bool>,
+    /// Aborts the outbox's request under way.
+    in_flight: StoredValue<Option<AbortController>, LocalStorage>,
 }
 
 impl Messenger {
@@ -110,6 +116,7 @@ impl Messenger {
             typing_notices: StoredValue::new(0),
             typing_sent_at: StoredValue::new(0),
             filling: StoredValue::new(false),
+            in_flight: StoredValue::new_local(None),
         };
         messenger.report_reading();
         messenger.store_outbox();
@@ -493,11 +500,38 @@ impl Messenger {
     }
 
     /// Sends one message, starting the conversation first if there is none.
+    /// A request that takes longer than [`SEND_TIMEOUT`], or is under way
+    /// when the network comes back, is given up and sent again: a connection
+    /// that died silently (a laptop waking up, a changed network) would
+    /// otherwise hold the outbox for minutes.
     async fn deliver(self, pending: &Pending) -> Result<(), Failure> {
+        let Ok(controller) = AbortController::new() else {
+            return Err(Failure::Transient);
+        };
+        let signal = controller.signal();
+        let timer = set_timeout_with_handle(
+            {
+                let controller = controller.clone();
+                move || controller.abort()
+            },
+            SEND_TIMEOUT,
+        );
+        self.in_flight.set_value(Some(controller));
+        let outcome = self.deliver_with(pending, &signal).await;
+        self.in_flight.set_value(None);
+        if let Ok(timer) = timer {
+            timer.clear();
+        }
+        outcome
+    }
+
+    async fn deliver_with(self, pending: &Pending, signal: &AbortSignal) -> Result<(), Failure> {
         let token = match self.token() {
             Some(token) => token,
             None => {
-                let started = api::start_conversation().await.map_err(|e| failed(&e))?;
+                let started = api::start_conversation(signal)
+                    .await
+                    .map_err(|e| failed(&e))?;
                 self.adopt(&started);
                 started.token
             }
@@ -506,7 +540,7 @@ impl Messenger {
             client_id: pending.client_id.clone(),
             body: pending.body.clone(),
         };
-        let result = api::send_message(&token, &message).await;
+        let result = api::send_message(&token, &message, signal).await;
         if !self.is_current(&token) {
             // Forgotten meanwhile: the message goes to the new conversation.
             return Err(Failure::Transient);
@@ -577,7 +611,13 @@ impl Messenger {
         let _visibility = window_event_listener(leptos::ev::visibilitychange, move |_| {
             self.visible.set(!document().hidden());
         });
-        let _online = window_event_listener(leptos::ev::online, move |_| self.wake_outbox());
+        let _online = window_event_listener(leptos::ev::online, move |_| {
+            // A request made before may hang on a connection that is gone.
+            if let Some(controller) = self.in_flight.try_update_value(Option::take).flatten() {
+                controller.abort();
+            }
+            self.wake_outbox();
+        });
     }
 
     /// While the panel is open and in view everything in it counts as seen,
