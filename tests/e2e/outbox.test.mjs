@@ -52,19 +52,19 @@ scenario('three messages written offline show as pending and are delivered once,
     async () => assert.equal(await messenger.delivery(2).innerText().catch(() => ''), 'Not sent yet: will send when the connection is back'),
     { what: 'the panel to say the messages wait for the connection' },
   );
-  const stored = await messenger.storedConversation(world.server.origin);
+  const stored = await messenger.storedOutbox(world.server.origin);
   assert.deepEqual(
-    stored.outbox.map((m) => m.body),
+    stored.map((m) => m.body),
     bodies,
     'the host page keeps the pending messages, in order',
   );
-  assert.ok(stored.outbox.every((m) => typeof m.id === 'string' && m.id.length > 0), 'each with its client id');
+  assert.ok(stored.every((m) => typeof m.id === 'string' && m.id.length > 0), 'each with its client id');
   assert.deepEqual(await storedBodies(world.server), [], 'nothing reached the server while offline');
 
   await profile.context.setOffline(false);
   await messenger.waitForMessages(bodies.map((body) => ({ author: 'customer', status: 'sent', body })));
   assert.deepEqual(await storedBodies(world.server), bodies, 'stored once each, in the order written');
-  await eventually(async () => assert.deepEqual((await messenger.storedConversation(world.server.origin)).outbox, []), {
+  await eventually(async () => assert.deepEqual(await messenger.storedOutbox(world.server.origin), []), {
     what: 'the stored outbox to empty',
   });
 });
@@ -92,11 +92,11 @@ scenario('messages pending when the page is reloaded are kept and sent after the
   await messenger.open();
   await waitForPending(messenger, pending, ['Sent before the trouble']);
   await eventually(() => assert.ok(sendsRefused.length >= 2), { what: 'the reloaded panel to try sending again' });
-  const stored = await messenger.storedConversation(world.server.origin);
-  assert.deepEqual(stored.outbox.map((m) => m.body), pending, 'the host page still holds both, in order');
+  const stored = await messenger.storedOutbox(world.server.origin);
+  assert.deepEqual(stored.map((m) => m.body), pending, 'the host page still holds both, in order');
   assert.deepEqual(
     [...new Set(sendsRefused.map((body) => body.client_id))],
-    [stored.outbox[0].id],
+    [stored[0].id],
     'every attempt is the first message, with its one client id: the second waits its turn',
   );
 
@@ -118,10 +118,10 @@ scenario('a message the server refuses for good says why, is not sent again, and
     { id: refusedId, body: 'x'.repeat(5001), at: Date.now() - 1000 },
     { id: randomUUID(), body: 'The one after it', at: Date.now() },
   ];
-  await page.evaluate(([key, value]) => localStorage.setItem(key, value), [
-    `messenger:${world.server.origin}`,
-    JSON.stringify({ token: null, seen: 0, outbox }),
-  ]);
+  await page.evaluate(
+    ([prefix, entries]) => entries.forEach((m) => localStorage.setItem(prefix + m.id, JSON.stringify(m))),
+    [`messenger:${world.server.origin}:outbox:`, outbox],
+  );
   const sent = [];
   const attempts = () => sent.filter((body) => body.client_id === refusedId).length;
   profile.context.on('request', (request) => {
@@ -155,7 +155,7 @@ scenario('a message the server refuses for good says why, is not sent again, and
   // The customer removes it.
   await messenger.messages.nth(failedIndex).locator('[data-testid=remove]').click();
   await messenger.waitForMessages([{ author: 'customer', status: 'sent', body: 'The one after it' }]);
-  await eventually(async () => assert.deepEqual((await messenger.storedConversation(world.server.origin)).outbox, []), {
+  await eventually(async () => assert.deepEqual(await messenger.storedOutbox(world.server.origin), []), {
     what: 'the stored outbox to empty',
   });
 });

@@ -556,6 +556,18 @@ export class Messenger {
     await this.frameElement.waitFor({ state: 'hidden' });
   }
 
+  /** The unsent messages the widget keeps in the host page's localStorage, oldest first. */
+  async storedOutbox(serverOrigin) {
+    return this.page.evaluate((prefix) => {
+      const entries = [];
+      for (let i = 0; i < localStorage.length; i += 1) {
+        const key = localStorage.key(i);
+        if (key.startsWith(prefix)) entries.push(JSON.parse(localStorage.getItem(key)));
+      }
+      return entries.sort((a, b) => a.at - b.at);
+    }, `messenger:${serverOrigin}:outbox:`);
+  }
+
   /** The conversation entry the widget keeps in the host page's localStorage, or null. */
   async storedConversation(serverOrigin) {
     const raw = await this.page.evaluate((key) => localStorage.getItem(key), `messenger:${serverOrigin}`);

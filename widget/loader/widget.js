@@ -16,6 +16,7 @@
   const FRAME_URL = SERVER_ORIGIN + '/frame/';
   const TITLE = (script.getAttribute('data-title') || '').trim() || 'Messages';
   const STORAGE_KEY = 'messenger:' + SERVER_ORIGIN;
+  const OUTBOX_KEY = STORAGE_KEY + ':outbox:';
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
   // Included twice (a tag manager and by hand, say): one widget is enough.
@@ -189,6 +190,11 @@
   // Another tab of this site started (or forgot) the conversation: reload the
   // panel so both tabs show the same one.
   window.addEventListener('storage', (event) => {
+    if ((event.key || '').startsWith(OUTBOX_KEY)) {
+      // Another tab changed the outbox: the leading panel sends it all.
+      if (frameReady) post({ type: 'mw:stored', outbox: read().outbox });
+      return;
+    }
     if (event.key !== STORAGE_KEY) return;
     const token = read().token;
     if (!frame) {
@@ -199,9 +205,6 @@
       frameToken = token; // what the reloaded frame will be given
       frameReady = false;
       frame.src = FRAME_URL;
-    } else if (frameReady) {
-      // The outbox changed in another tab: the leading panel sends it all.
-      post({ type: 'mw:stored', outbox: read().outbox });
     }
   });
 
@@ -252,11 +255,16 @@
         if (current && isCount(data.seq) && data.seq > state.seen) write(Object.assign(state, { seen: data.seq }));
         break;
       case 'mw:outbox': {
-        // The customer's unacknowledged messages: remove `id`, then append
+        // The customer's unacknowledged messages: remove `id`, then store
         // `message` if given. Kept here, first-party, until the server has them.
-        state.outbox = state.outbox.filter((m) => m && m.id !== data.id);
-        if (data.message && typeof data.message === 'object') state.outbox.push(data.message);
-        write(state);
+        if (typeof data.id !== 'string') break;
+        const message = data.message && typeof data.message === 'object' ? data.message : null;
+        try {
+          if (message) localStorage.setItem(OUTBOX_KEY + data.id, JSON.stringify(message));
+          else localStorage.removeItem(OUTBOX_KEY + data.id);
+        } catch (e) {
+          // Blocked or full: the panel still holds it for this page view.
+        }
         break;
       }
       case 'mw:unread':
@@ -329,16 +337,23 @@
     if (frame && frame.contentWindow) frame.contentWindow.postMessage(message, SERVER_ORIGIN);
   }
 
-  // Storage: {"token": string|null, "seen": number, "outbox": [message]} in
-  // the host's first-party localStorage; kept in memory where storage is
-  // blocked. The frame checks each outbox entry itself.
+  // Storage, in the host's first-party localStorage (token and seen in memory
+  // where that is blocked): {"token": string|null, "seen": number} at STORAGE_KEY, and each
+  // unsent message at OUTBOX_KEY + its id, so tabs writing at the same moment
+  // never undo each other's entries. The frame checks every entry itself.
   function read() {
     try {
-      const parsed = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || 'null') || {};
+      const storage = window.localStorage;
+      const parsed = parse(storage.getItem(STORAGE_KEY)) || {};
+      const outbox = [];
+      for (let i = 0; i < storage.length; i += 1) {
+        const key = storage.key(i);
+        if (key.startsWith(OUTBOX_KEY)) outbox.push(parse(storage.getItem(key)));
+      }
       return {
         token: isToken(parsed.token) ? parsed.token : null,
         seen: isCount(parsed.seen) ? parsed.seen : 0,
-        outbox: Array.isArray(parsed.outbox) ? parsed.outbox : [],
+        outbox: outbox.filter((m) => m && typeof m === 'object').sort((a, b) => a.at - b.at),
       };
     } catch (e) {
       return Object.assign({}, memory);
@@ -348,9 +363,17 @@
   function write(state) {
     memory = state;
     try {
-      window.localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+      window.localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: state.token, seen: state.seen }));
     } catch (e) {
       // Blocked or full: the in-memory copy lasts for this page view.
+    }
+  }
+
+  function parse(text) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      return null;
     }
   }
 
