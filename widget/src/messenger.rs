@@ -188,34 +188,16 @@ impl Messenger {
                 stored.push(entry);
             }
         });
-        self.timeline.update(|t| {
-            let gone: Vec<String> = t
-                .pending()
-                .iter()
-                .filter(|p| matches!(p.delivery, Delivery::Refused(_)))
-                .filter(|p| !outbox.iter().any(|m| m.id == p.client_id))
-                .map(|p| p.client_id.clone())
-                .collect();
-            for id in gone {
-                t.remove_pending(&id);
-            }
-            for queued in outbox {
-                // A refusal stands, whoever learnt of it first.
-                let delivery = match queued.refused {
-                    Some(reason) => {
-                        t.refuse(&queued.id, reason.clone());
-                        Delivery::Refused(reason)
-                    }
-                    None => Delivery::Queued,
-                };
-                t.push_pending(Pending {
-                    client_id: queued.id,
-                    body: queued.body,
-                    created_at: queued.at,
-                    delivery,
-                });
-            }
-        });
+        let stored = outbox
+            .into_iter()
+            .map(|queued| Pending {
+                client_id: queued.id,
+                body: queued.body,
+                created_at: queued.at,
+                delivery: queued.refused.map_or(Delivery::Queued, Delivery::Refused),
+            })
+            .collect();
+        self.timeline.update(|t| t.take_stored(stored));
         spawn_local(self.flush_outbox());
     }
 

@@ -170,6 +170,24 @@ impl Timeline {
         }
     }
 
+    /// Takes in the stored outbox (`stored`, in the order written), which
+    /// every tab shares: entries not held yet are added, a refusal recorded
+    /// there stands here too, and a refused entry no longer stored (the
+    /// customer removed it in another tab) goes. A queued entry missing
+    /// from storage stays: it may just have been sent, or just written.
+    pub fn take_stored(&mut self, stored: Vec<Pending>) {
+        self.pending.retain(|p| {
+            !matches!(p.delivery, Delivery::Refused(_))
+                || stored.iter().any(|s| s.client_id == p.client_id)
+        });
+        for entry in stored {
+            if let Delivery::Refused(reason) = &entry.delivery {
+                self.refuse(&entry.client_id, reason.clone());
+            }
+            self.push_pending(entry);
+        }
+    }
+
     /// The messages not acknowledged yet, in the order they were written.
     pub fn pending(&self) -> &[Pending] {
         &self.pending
@@ -377,6 +395,33 @@ mod tests {
         t.push_pending(pending("b"));
         let ids: Vec<_> = t.pending().iter().map(|p| p.client_id.as_str()).collect();
         assert_eq!(ids, ["b"]);
+    }
+
+    #[test]
+    fn the_stored_outbox_adds_new_entries_and_refusals_but_keeps_what_may_be_in_flight() {
+        let mut t = Timeline::default();
+        t.push_pending(pending("mine"));
+        t.push_pending(pending("refused-elsewhere"));
+        t.push_pending(pending("removed-elsewhere"));
+        t.refuse("removed-elsewhere", "too long".into());
+        let mut refused = pending("refused-elsewhere");
+        refused.delivery = Delivery::Refused("too long".into());
+        // "mine" is not stored (yet, or any more): it stays queued.
+        t.take_stored(vec![refused, pending("from-another-tab")]);
+        let state: Vec<_> = t
+            .pending()
+            .iter()
+            .map(|p| (p.client_id.as_str(), p.delivery.clone()))
+            .collect();
+        assert_eq!(
+            state,
+            [
+                ("mine", Delivery::Queued),
+                ("refused-elsewhere", Delivery::Refused("too long".into())),
+                ("from-another-tab", Delivery::Queued),
+            ]
+        );
+        assert_eq!(t.next_to_send().unwrap().client_id, "mine");
     }
 
     #[test]
