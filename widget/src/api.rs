@@ -242,29 +242,27 @@ fn authorized(request: RequestBuilder, token: &str) -> RequestBuilder {
 async fn send<T: DeserializeOwned>(
     request: Result<Request, gloo_net::Error>,
 ) -> Result<T, ApiError> {
-    let response = request
-        .map_err(|_| ApiError::Network)?
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
-    if response.ok() {
-        response.json().await.map_err(|_| ApiError::Decode)
-    } else {
-        Err(error_from(response).await)
-    }
+    let response = successful(request).await?;
+    response.json().await.map_err(|_| ApiError::Decode)
 }
 
-/// Sends a request answered with an empty body on success.
+/// Sends a request whose answer has no body worth reading.
 async fn no_content(request: Result<Request, gloo_net::Error>) -> Result<(), ApiError> {
+    let response = successful(request).await?;
+    // Read to the end, so the connection is free for the next request.
+    _ = response.binary().await;
+    Ok(())
+}
+
+/// Sends a request; a 2xx answer, or the error it stands for.
+async fn successful(request: Result<Request, gloo_net::Error>) -> Result<Response, ApiError> {
     let response = request
         .map_err(|_| ApiError::Network)?
         .send()
         .await
         .map_err(|_| ApiError::Network)?;
     if response.ok() {
-        // Read to the end, so the connection is free for the next request.
-        _ = response.binary().await;
-        Ok(())
+        Ok(response)
     } else {
         Err(error_from(response).await)
     }
