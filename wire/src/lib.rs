@@ -173,6 +173,127 @@ pub struct TypingEvent {
 /// Typing notices closer together than this are dropped by the server.
 pub const TYPING_INTERVAL_MS: i64 = 2_000;
 
+/// Shortest password accepted for an agent account, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Longest password accepted: hashing is deliberately slow, so there is a
+/// ceiling; it is far above anything a password manager generates.
+pub const MAX_PASSWORD_CHARS: usize = 1_024;
+
+/// What an agent account may do: admins also manage the other accounts.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Agent,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
+            _ => None,
+        }
+    }
+}
+
+/// An agent account as the inbox shows it (never its password).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct AgentAccount {
+    /// `a_` and 32 hex digits.
+    pub id: String,
+    /// Lowercased; unique.
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: i64,
+    /// When an admin disabled it; a disabled agent cannot sign in.
+    #[serde(default)]
+    pub disabled_at: Option<i64>,
+}
+
+/// Body of `POST /api/v1/inbox/session` (sign in).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+/// A signed-in inbox: the agent, and the token every state-changing request
+/// must carry in `X-CSRF-Token`. The session itself is an HttpOnly cookie.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct InboxSession {
+    pub agent: AgentAccount,
+    pub csrf_token: String,
+}
+
+/// Body of `POST /api/v1/inbox/password`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Body of `POST /api/v1/inbox/agents` (admins only).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct NewAgent {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// Response to `GET /api/v1/inbox/agents`, oldest account first.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct AgentList {
+    pub agents: Vec<AgentAccount>,
+}
+
+// Bodies that carry passwords never print them.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePassword").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NewAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAgent")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a new password the way the server does: [`MIN_PASSWORD_CHARS`] to
+/// [`MAX_PASSWORD_CHARS`] characters. (Length is what matters; composition
+/// rules only push people towards predictable patterns.)
+pub fn validate_password(password: &str) -> Result<(), ErrorCode> {
+    let chars = password.chars().count();
+    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(ErrorCode::WeakPassword)
+    }
+}
+
 /// Stable, machine-readable error codes. Clients match on these, never on
 /// the human-readable message.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -196,8 +317,21 @@ pub enum ErrorCode {
     ClientIdConflict,
     /// Missing, unknown or invalid credentials.
     Unauthorized,
-    /// The origin of the request is not allowed.
+    /// The request is not allowed: a foreign origin, or an action the
+    /// signed-in agent may not take (an agent on an admin route).
     Forbidden,
+    /// A state-changing inbox request without the session's `X-CSRF-Token`.
+    CsrfFailed,
+    /// Too many attempts (failed logins); retry after `Retry-After` seconds.
+    TooManyRequests,
+    /// Wrong email or password (or a disabled account): one answer for all.
+    InvalidCredentials,
+    /// An agent with this email already exists.
+    EmailTaken,
+    /// The new password is shorter than [`MIN_PASSWORD_CHARS`] (or absurdly long).
+    WeakPassword,
+    /// A field is malformed: an email, a name or a role.
+    InvalidInput,
     /// No such resource (or route).
     NotFound,
     /// Something failed on the server; retrying later may help.
@@ -283,6 +417,37 @@ mod tests {
         let body: ErrorBody =
             serde_json::from_str(r#"{"error":{"code":"from_the_future","message":"x"}}"#).unwrap();
         assert_eq!(body.error.code, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn passwords_need_at_least_twelve_characters() {
+        assert_eq!(
+            validate_password("short-pass1"),
+            Err(ErrorCode::WeakPassword)
+        );
+        assert_eq!(validate_password("twelve chars"), Ok(()));
+        assert!(validate_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn request_bodies_with_passwords_do_not_print_them() {
+        let login = Login {
+            email: "a@example.com".into(),
+            password: "hunter2-hunter2".into(),
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn new_error_codes_are_snake_case() {
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::CsrfFailed).unwrap(),
+            "\"csrf_failed\""
+        );
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::TooManyRequests).unwrap(),
+            "\"too_many_requests\""
+        );
     }
 
     #[test]
