@@ -14,6 +14,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
+    /// Seconds for a `Retry-After` header (with 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,7 +24,23 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
+    /// Too many attempts; the client may try again after `retry_after_ms`.
+    pub fn too_many_requests(retry_after_ms: i64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyRequests,
+            "too many attempts; try again later",
+        );
+        error.retry_after = Some((retry_after_ms.max(0) as u64).div_ceil(1000).max(1));
+        error
     }
 
     /// The same answer for a missing, malformed or unknown credential, so a
@@ -85,6 +103,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

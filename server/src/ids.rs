@@ -2,7 +2,9 @@
 //!
 //! Conversation tokens carry 256 bits of randomness and are stored only as
 //! their SHA-256 hash: a fast hash is enough for secrets this long (there is
-//! nothing to brute-force), and it lets the lookup use an index.
+//! nothing to brute-force), and it lets the lookup use an index. Inbox
+//! session tokens work the same way. Passwords, which people choose, are
+//! another matter: see [`crate::accounts`].
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,6 +25,26 @@ pub fn conversation_token() -> String {
     format!("{TOKEN_PREFIX}{}", random_string::<32>())
 }
 
+/// Prefix of inbox session tokens (the `mw_session` cookie).
+const SESSION_TOKEN_PREFIX: &str = "mws_";
+
+/// A new inbox session token: `mws_` and 43 base64url characters (256 bits).
+pub fn session_token() -> String {
+    format!("{SESSION_TOKEN_PREFIX}{}", random_string::<32>())
+}
+
+/// The CSRF token of a session, derived from its token rather than stored:
+/// only the holder of the cookie can compute it, a reloaded page gets it
+/// back from `GET /inbox/session`, and the database (which holds only the
+/// token's plain SHA-256) does not reveal it. The label keeps the two hashes
+/// of one token apart.
+pub fn csrf_token(session_token: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"messenger csrf token\0");
+    hasher.update(session_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(hasher.finalize())
+}
+
 /// What the database keeps of a token (or of an API key).
 pub fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
@@ -36,6 +58,16 @@ pub fn conversation_id() -> String {
 
 pub fn message_id() -> String {
     format!("m_{}", hex::<16>())
+}
+
+/// Agent account id: `a_` and 128 random bits in hex.
+pub fn agent_id() -> String {
+    format!("a_{}", hex::<16>())
+}
+
+/// Inbox session id (not a secret: it names the session in revocations).
+pub fn session_id() -> String {
+    format!("s_{}", hex::<16>())
 }
 
 fn hex<const N: usize>() -> String {
@@ -58,8 +90,18 @@ mod tests {
     }
 
     #[test]
+    fn session_tokens_are_prefixed_and_their_csrf_tokens_differ() {
+        let a = session_token();
+        assert!(a.starts_with(SESSION_TOKEN_PREFIX));
+        assert_eq!(a.len(), SESSION_TOKEN_PREFIX.len() + 43);
+        assert_eq!(csrf_token(&a), csrf_token(&a));
+        assert_ne!(csrf_token(&a), csrf_token(&session_token()));
+        assert_ne!(csrf_token(&a).as_bytes(), &hash_secret(&a)[..]);
+    }
+
+    #[test]
     fn ids_use_only_cursor_safe_characters() {
-        for id in [conversation_id(), message_id()] {
+        for id in [conversation_id(), message_id(), agent_id(), session_id()] {
             assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         }
     }

@@ -4,13 +4,16 @@
 //! Layout:
 //! - [`config`]: flags and environment variables.
 //! - [`api`]: the JSON API under `/api/v1`, one module per audience
-//!   ([`api::customer`] for the widget, [`api::agent`] for agents).
+//!   ([`api::customer`] for the widget, [`api::agent`] for integrations
+//!   with the agent API key, [`api::inbox`] for signed-in agents).
+//! - [`accounts`]: agent accounts, passwords, login limits, revoked sessions.
 //! - [`store`]: every SQL statement, over one SQLite file.
 //! - [`assets`]: the widget's loader and frame, with their caching and CSP.
 //! - [`demo`]: an optional demo host page on a second address.
 //! - [`error`]: the one error type, rendered as a JSON body.
 //! - [`ids`]: tokens, ids and hashing.
 
+pub mod accounts;
 pub mod api;
 pub mod assets;
 pub mod config;
@@ -22,6 +25,7 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,6 +63,15 @@ pub struct AppState {
     /// When each (conversation, author) last announced typing, to drop
     /// notices that come too close together.
     typing: Arc<Mutex<HashMap<(String, Author), i64>>>,
+    /// Revoked inbox sessions, announced to their open streams.
+    pub revocations: accounts::Revocations,
+    /// Failed inbox logins, per email and per client address.
+    pub login_limits: Arc<accounts::LoginLimits>,
+    /// The origin of `--public-url` (`https://host[:port]`), if given.
+    pub public_origin: Option<Arc<str>>,
+    /// Whether browsers reach us over https (`--public-url` says so): the
+    /// session cookie is then `Secure`.
+    pub https: bool,
 }
 
 impl AppState {
@@ -87,7 +100,17 @@ impl AppState {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
+        let public_origin = config.public_url.as_deref().and_then(origin_of);
+        // Computed now rather than at the first login with an unknown email,
+        // which would otherwise take twice as long as any other.
+        tokio::task::spawn_blocking(accounts::dummy_hash);
         Ok(AppState {
+            https: public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://")),
+            public_origin: public_origin.map(Arc::from),
+            revocations: accounts::Revocations::default(),
+            login_limits: Arc::default(),
             store,
             agent_key_hash: config
                 .agent_api_key
@@ -182,11 +205,28 @@ pub async fn serve(
         shutdown.await;
         stop_streams.send_replace(true);
     };
-    let result = axum::serve(listener, app(state))
+    // The peer address keys the login limits.
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     store.close().await;
     result
+}
+
+/// The origin (`scheme://host[:port]`, lowercased) of a URL such as
+/// `--public-url`, or `None` if it is not http(s).
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
 /// Milliseconds since the Unix epoch, the timestamp unit of the wire.
@@ -195,4 +235,21 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_public_origin_is_the_scheme_and_host_of_the_public_url() {
+        assert_eq!(
+            super::origin_of("https://Chat.Example.com:8443/base/").as_deref(),
+            Some("https://chat.example.com:8443")
+        );
+        assert_eq!(
+            super::origin_of("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(super::origin_of("chat.example.com"), None);
+        assert_eq!(super::origin_of("ftp://chat.example.com"), None);
+    }
 }

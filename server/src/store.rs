@@ -1,4 +1,5 @@
-//! All SQL lives here: conversations and messages in one SQLite file.
+//! All SQL lives here: conversations and messages in one SQLite file, and
+//! (in [`accounts`]) agent accounts and their inbox sessions.
 //!
 //! The file runs in WAL mode with `synchronous = FULL`, so a commit is on disk
 //! before its transaction returns; handlers acknowledge a message only after
@@ -37,6 +38,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::{Feed, FeedEvent};
 use crate::ids;
+
+mod accounts;
+pub use accounts::{AgentRecord, SessionRecord};
 
 /// Most sends stored in one transaction, unless configured otherwise
 /// (`--write-batch`).

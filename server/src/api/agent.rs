@@ -96,7 +96,7 @@ async fn events(
     let after = stream::agent_resume_point(&headers, params.after)?;
     Ok((
         NO_PROXY_BUFFERING,
-        stream::all_conversations(&state, after).await?,
+        stream::all_conversations(&state, after, std::future::pending()).await?,
     ))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod customer;
+pub mod inbox;
 pub mod stream;
 
 use axum::Router;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(customer::router())
         .nest("/agent", agent::router())
+        .nest("/inbox", inbox::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
 }
 

@@ -25,6 +25,7 @@
 //! restarted, or to another instance).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -157,11 +158,16 @@ pub fn conversation(
 /// typing notices, for agents. It subscribes to the feed before it reads the
 /// starting position or the backlog, so nothing committed in between is
 /// missed; it is async so the starting point is fixed before the response
-/// (and so before anything the client does after seeing it).
-pub async fn all_conversations(
+/// (and so before anything the client does after seeing it). It ends when
+/// `until` completes (the inbox's session was revoked), as on shutdown.
+pub async fn all_conversations<F>(
     state: &AppState,
     after: Option<i64>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+    until: F,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<F>>, ApiError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let store = state.store.clone();
     let mut feed = state.feed.subscribe();
     let mut shutdown = state.shutdown_signal();
@@ -175,6 +181,7 @@ pub async fn all_conversations(
         // where this stream started, so a stream opened live loses nothing
         // either.
         yield Ok(Event::default().id(after.to_string()));
+        let mut until = std::pin::pin!(until);
         let mut last = after;
         'catch_up: loop {
             loop {
@@ -199,6 +206,7 @@ pub async fn all_conversations(
             loop {
                 let received = tokio::select! {
                     _ = shutdown.wait_for(|stop| *stop) => break 'catch_up,
+                    () = &mut until => break 'catch_up,
                     received = feed.recv() => received,
                 };
                 match received {

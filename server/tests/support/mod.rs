@@ -7,8 +7,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use messenger_server::feed::Feed;
-use messenger_server::{AppState, Config};
-use messenger_wire::{ConversationPage, Message, SendMessage, StartedConversation};
+use messenger_server::store::Store;
+use messenger_server::{AppState, Config, accounts};
+use messenger_wire::{
+    AgentAccount, ConversationPage, InboxSession, Login, Message, NewAgent, Role, SendMessage,
+    StartedConversation,
+};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -22,6 +26,8 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The server's store, to set up accounts directly through the library.
+    pub store: Store,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -46,7 +52,9 @@ impl TestApp {
         Self::spawn_in_with(dir, |_| {}, Feed::with_capacity(capacity)).await
     }
 
-    async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    /// A server over the database `data/messenger.db` in `dir`, which may
+    /// exist already.
+    pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
         Self::spawn_in_with(dir, adjust, Feed::new()).await
     }
 
@@ -63,6 +71,7 @@ impl TestApp {
         let listener = TcpListener::bind(config.addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::with_feed(&config, feed).await.unwrap();
+        let store = state.store.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(messenger_server::serve(listener, state, async {
             let _ = stopped.await;
@@ -72,6 +81,7 @@ impl TestApp {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),
             dir,
+            store,
             stop: Some(stop),
             task: Some(task),
         }
@@ -351,5 +361,115 @@ impl TestApp {
                 .is_some_and(|v| v.starts_with("text/event-stream"))
         );
         EventStream::new(response)
+    }
+}
+
+/// A password long enough for every account the tests create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Creates an agent account directly through the library.
+    pub async fn create_agent(&self, email: &str, name: &str, role: Role) -> AgentAccount {
+        let new = NewAgent {
+            email: email.into(),
+            name: name.into(),
+            password: PASSWORD.into(),
+            role,
+        };
+        accounts::create_agent(&self.store, new, messenger_server::now_ms())
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_admin(&self, email: &str) -> AgentAccount {
+        self.create_agent(email, "Admin", Role::Admin).await
+    }
+
+    /// `POST /inbox/session` as a tool would send it (no `Origin`).
+    pub async fn login_raw(&self, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.api("/inbox/session"))
+            .json(&Login {
+                email: email.into(),
+                password: password.into(),
+            })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in, which must succeed, and returns a client that carries the
+    /// session cookie and the CSRF token.
+    pub async fn login(&self, email: &str, password: &str) -> InboxClient {
+        let response = self.login_raw(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login {email}");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let session: InboxSession = response.json().await.unwrap();
+        InboxClient {
+            app_url: self.url.clone(),
+            client: self.client.clone(),
+            cookie,
+            csrf: session.csrf_token,
+            agent: session.agent,
+        }
+    }
+}
+
+/// A browser-like inbox client: every request carries the session cookie
+/// and this server's `Origin`; [`InboxClient::send`] adds the CSRF token.
+pub struct InboxClient {
+    pub app_url: String,
+    pub client: reqwest::Client,
+    /// `mw_session=...`
+    pub cookie: String,
+    pub csrf: String,
+    pub agent: AgentAccount,
+}
+
+impl InboxClient {
+    /// A request to `/api/v1/inbox{path}` with the cookie and the origin only.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/api/v1/inbox{path}", self.app_url))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.app_url)
+    }
+
+    /// A request with the cookie, the origin and the CSRF token, and a JSON
+    /// body if given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let mut request = self
+            .request(method, path)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Response {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(reqwest::Method::DELETE, path, None).await
     }
 }
