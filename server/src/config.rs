@@ -1,12 +1,55 @@
 //! Typed configuration, read from command-line flags or `MESSENGER_*`
 //! environment variables (flags win). `messenger-server --help` lists it all.
+//!
+//! Without a subcommand the program serves ([`Config`]); `create-admin`
+//! creates an admin account in the database ([`CreateAdmin`]).
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+
+/// The command line: serve (the default), or a subcommand.
+#[derive(Parser, Debug)]
+#[command(
+    name = "messenger-server",
+    version,
+    about = "Asynchronous web messenger server",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create an admin account (the first one, say) and print its id.
+    ///
+    /// The password comes from MESSENGER_ADMIN_PASSWORD, else from the first
+    /// line of standard input; at least 12 characters.
+    CreateAdmin(CreateAdmin),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateAdmin {
+    /// The admin's email address, used to sign in.
+    #[arg(long)]
+    pub email: String,
+
+    /// The admin's name, as other agents see it.
+    #[arg(long)]
+    pub name: String,
+
+    /// SQLite database file; created (with its folder) and migrated if needed.
+    #[arg(long, env = "MESSENGER_DATABASE", default_value = "data/messenger.db")]
+    pub database: PathBuf,
+}
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -165,5 +208,43 @@ mod tests {
         let off = Config::try_parse_from(["messenger-server", "--write-batch", "1"]).unwrap();
         assert_eq!(off.write_batch, 1);
         assert!(Config::try_parse_from(["messenger-server", "--write-batch", "0"]).is_err());
+    }
+
+    #[test]
+    fn without_a_subcommand_the_command_line_is_the_server_s() {
+        let cli = Cli::try_parse_from([
+            "messenger-server",
+            "--addr",
+            "127.0.0.1:9000",
+            "--write-batch",
+            "1",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.addr.port(), 9000);
+        assert_eq!(cli.serve.write_batch, 1);
+    }
+
+    #[test]
+    fn create_admin_takes_an_email_a_name_and_a_database() {
+        let cli = Cli::try_parse_from([
+            "messenger-server",
+            "create-admin",
+            "--email",
+            "ann@example.com",
+            "--name",
+            "Ann",
+            "--database",
+            "x.db",
+        ])
+        .unwrap();
+        let Some(Command::CreateAdmin(admin)) = cli.command else {
+            panic!("expected create-admin");
+        };
+        assert_eq!(admin.email, "ann@example.com");
+        assert_eq!(admin.database, PathBuf::from("x.db"));
+        assert!(
+            Cli::try_parse_from(["messenger-server", "create-admin", "--name", "Ann"]).is_err()
+        );
     }
 }

@@ -1,20 +1,73 @@
-//! `messenger-server`: reads the configuration, opens the database, serves.
+//! `messenger-server`: reads the configuration, opens the database, serves;
+//! or, with `create-admin`, creates an admin account.
 //! Run `messenger-server --help` for the options; see the README.
 
+use std::io::BufRead;
+use std::process::ExitCode;
+
 use clap::Parser;
-use messenger_server::{AppState, Config, demo, serve};
+use messenger_server::config::{Cli, Command, CreateAdmin};
+use messenger_server::feed::Feed;
+use messenger_server::store::Store;
+use messenger_server::{AppState, Config, accounts, demo, serve};
+use messenger_wire::{NewAgent, Role};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = Config::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::CreateAdmin(admin)) => create_admin(admin).await,
+        None => run(cli.serve).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// `messenger-server create-admin`: prints the new admin's id on stdout.
+async fn create_admin(admin: CreateAdmin) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let password = match std::env::var("MESSENGER_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            eprintln!(
+                "password for {} (at least 12 characters; input is shown, so prefer MESSENGER_ADMIN_PASSWORD or a pipe):",
+                admin.email
+            );
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let store = Store::open(&admin.database, Feed::new()).await?;
+    let new = NewAgent {
+        email: admin.email,
+        name: admin.name,
+        password,
+        role: Role::Admin,
+    };
+    let created = accounts::create_agent(&store, new, messenger_server::now_ms()).await;
+    store.close().await;
+    match created {
+        Ok(account) => {
+            eprintln!("created admin {} <{}>", account.name, account.email);
+            println!("{}", account.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(accounts::CreateError::Database(err)) => Err(err.into()),
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.agent_api_key.is_none() {
         tracing::warn!(
             "no agent API key configured (--agent-api-key): the agent API refuses every request"
@@ -22,6 +75,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let state = AppState::new(&config).await?;
     tracing::info!(database = %config.database.display(), "database ready");
+    if !state.store.has_admin().await? {
+        tracing::warn!(
+            "no admin account yet: create one with `messenger-server create-admin --email EMAIL --name NAME`"
+        );
+    }
 
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

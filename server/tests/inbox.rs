@@ -1,10 +1,11 @@
 //! Agent accounts and inbox sessions against the real server on port 0:
 //! signing in and out, the cookie, CSRF and origin rules, rate limiting,
-//! password changes, admins managing agents, and the inbox stream ending
-//! with its session.
+//! password changes, admins managing agents, the inbox stream ending with
+//! its session, and the `create-admin` command.
 
 mod support;
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use messenger_wire::{AgentAccount, AgentList, InboxSession, Role};
@@ -593,4 +594,80 @@ async fn sessions_are_stored_only_as_hashes() {
     ] {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret));
     }
+}
+
+// ---- the create-admin command -----------------------------------------------
+
+fn create_admin_command(database: &std::path::Path, email: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_messenger-server"));
+    command
+        .args(["create-admin", "--email", email, "--name", "Root"])
+        .arg("--database")
+        .arg(database)
+        .env_remove("MESSENGER_DATABASE")
+        .env_remove("MESSENGER_ADMIN_PASSWORD")
+        .stdin(Stdio::null());
+    command
+}
+
+#[tokio::test]
+async fn create_admin_makes_an_admin_who_can_sign_in_and_refuses_a_taken_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("data/messenger.db");
+    let output = create_admin_command(&database, "root@example.com")
+        .env("MESSENGER_ADMIN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let id = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(id.starts_with("a_") && id.len() == 34, "{id}");
+
+    let again = create_admin_command(&database, "ROOT@example.com")
+        .env("MESSENGER_ADMIN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already exists"), "{stderr}");
+
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    let client = app.login("root@example.com", PASSWORD).await;
+    assert_eq!(client.agent.id, id);
+    assert_eq!(client.agent.role, Role::Admin);
+}
+
+#[tokio::test]
+async fn create_admin_reads_the_password_from_standard_input_and_refuses_a_short_one() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("data/messenger.db");
+    let run = |email: &str, input: &str| {
+        let mut child = create_admin_command(&database, email)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = run("short@example.com", "too short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("12"));
+    let ok = run("root@example.com", &format!("{PASSWORD}\n"));
+    assert!(ok.status.success(), "{ok:?}");
+
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    app.login("root@example.com", PASSWORD).await;
+    assert_error(
+        app.login_raw("short@example.com", "too short").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
 }
