@@ -173,6 +173,218 @@ pub struct TypingEvent {
 /// Typing notices closer together than this are dropped by the server.
 pub const TYPING_INTERVAL_MS: i64 = 2_000;
 
+/// Longest `page_url` a customer's start may record, in characters.
+pub const MAX_PAGE_URL_CHARS: usize = 2_048;
+
+/// Longest `language` (a BCP 47 tag such as `de-CH`) a start may record.
+pub const MAX_LANGUAGE_CHARS: usize = 35;
+
+/// Longest User-Agent recorded; longer ones are cut.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Optional body of `POST /api/v1/conversations`: where and in what
+/// language the customer started. Both are optional; an empty body is fine.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+pub struct StartConversation {
+    /// The host page's URL (`http:` or `https:` only).
+    #[serde(default)]
+    pub page_url: Option<String>,
+    /// The browser's language, a BCP 47 tag (`en`, `de-CH`).
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// Checks a `page_url`: at most [`MAX_PAGE_URL_CHARS`] characters, an
+/// `http://` or `https://` URL with a host, without control characters.
+pub fn validate_page_url(url: &str) -> Result<(), ErrorCode> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return Err(ErrorCode::InvalidInput);
+    };
+    let host_present = rest
+        .split(['/', '?', '#'])
+        .next()
+        .is_some_and(|h| !h.is_empty());
+    if host_present
+        && url.chars().count() <= MAX_PAGE_URL_CHARS
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        Ok(())
+    } else {
+        Err(ErrorCode::InvalidInput)
+    }
+}
+
+/// Checks a `language`: 1 to [`MAX_LANGUAGE_CHARS`] characters of
+/// `A-Z a-z 0-9 -`, as BCP 47 tags are.
+pub fn validate_language(language: &str) -> Result<(), ErrorCode> {
+    let ok = !language.is_empty()
+        && language.len() <= MAX_LANGUAGE_CHARS
+        && language
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ErrorCode::InvalidInput)
+    }
+}
+
+/// Whether a conversation is being dealt with. A customer message to a
+/// closed conversation opens it again.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(ConversationStatus::Open),
+            "closed" => Some(ConversationStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// An agent as other agents see it in a conversation: who is assigned, who
+/// wrote a note.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct AgentRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// Who the customer is, when they told us (set by an identify API later).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+pub struct CustomerIdentity {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A conversation as the inbox lists it (never shown to customers).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct InboxConversation {
+    pub id: String,
+    pub status: ConversationStatus,
+    /// The agent it is assigned to, if any.
+    #[serde(default)]
+    pub assignee: Option<AgentRef>,
+    #[serde(default)]
+    pub customer: CustomerIdentity,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+    pub last_seq: i64,
+    #[serde(default)]
+    pub customer_read_seq: i64,
+    #[serde(default)]
+    pub agent_read_seq: i64,
+    /// Time of the oldest customer message no agent or bot has answered
+    /// yet; `None` when the last word is ours (or nothing was said).
+    #[serde(default)]
+    pub waiting_since: Option<i64>,
+    #[serde(default)]
+    pub closed_at: Option<i64>,
+    /// Customer messages with a `seq` above `agent_read_seq`.
+    #[serde(default)]
+    pub unread: i64,
+    #[serde(default)]
+    pub last_message: Option<Message>,
+}
+
+/// Response to `GET /api/v1/inbox/conversations`: those waiting on us
+/// first, longest wait first, then the others by latest activity.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct InboxConversationList {
+    pub conversations: Vec<InboxConversation>,
+    /// Pass as `before` for the next page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// An internal note: agents only, never shown to the customer. Notes are
+/// not messages: they have no `seq`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Note {
+    /// `n_` and 32 hex digits.
+    pub id: String,
+    pub conversation_id: String,
+    pub agent: AgentRef,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// An earlier conversation of the same customer.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct PastConversation {
+    pub id: String,
+    pub status: ConversationStatus,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+}
+
+/// What the inbox knows about the customer of a conversation.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct CustomerProfile {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// When the customer first wrote to us (their first conversation's start).
+    pub first_seen: i64,
+    /// The page the conversation started on.
+    #[serde(default)]
+    pub page_url: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Newest first; empty until customers can be identified across
+    /// conversations.
+    #[serde(default)]
+    pub past_conversations: Vec<PastConversation>,
+}
+
+/// Response to `GET /api/v1/inbox/conversations/{id}`: a page of history
+/// (as the agent API's), the notes of that page and the customer panel.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct InboxConversationView {
+    pub conversation: InboxConversation,
+    /// In ascending `seq` order.
+    pub messages: Vec<Message>,
+    /// Oldest first: the notes written in the time span of this page (see
+    /// the README); a note may come in two adjacent pages, merge by `id`.
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    #[serde(default)]
+    pub older_cursor: Option<String>,
+    pub customer: CustomerProfile,
+}
+
+/// Body of `POST /api/v1/inbox/conversations/{id}/assign`: an agent's id,
+/// or `null` to unassign.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Assign {
+    pub agent_id: Option<String>,
+}
+
 /// Shortest password accepted for an agent account, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -448,6 +660,31 @@ mod tests {
             serde_json::to_string(&ErrorCode::TooManyRequests).unwrap(),
             "\"too_many_requests\""
         );
+    }
+
+    #[test]
+    fn page_urls_must_be_http_or_https_with_a_host() {
+        assert_eq!(validate_page_url("https://shop.example/cart?x=1"), Ok(()));
+        assert_eq!(validate_page_url("HTTP://shop.example"), Ok(()));
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "https://",
+            "shop.example/cart",
+            "https://shop.example/a b",
+        ] {
+            assert!(validate_page_url(bad).is_err(), "{bad}");
+        }
+        let long = format!("https://shop.example/{}", "a".repeat(MAX_PAGE_URL_CHARS));
+        assert!(validate_page_url(&long).is_err());
+    }
+
+    #[test]
+    fn languages_are_short_tags() {
+        assert_eq!(validate_language("de-CH"), Ok(()));
+        assert!(validate_language("").is_err());
+        assert!(validate_language("en; drop").is_err());
+        assert!(validate_language(&"a".repeat(MAX_LANGUAGE_CHARS + 1)).is_err());
     }
 
     #[test]
