@@ -1,4 +1,5 @@
-//! The feed of live events: messages once committed, read receipts, typing.
+//! The feed of live events: messages once committed, read receipts, typing,
+//! and for agents only, conversation changes and internal notes.
 //!
 //! Producers publish after the fact they announce is durable (messages, read
 //! marks) or, for typing, at once; every open stream subscribes and picks
@@ -6,7 +7,7 @@
 //! this is a broadcast channel; several instances will share it through
 //! PostgreSQL's LISTEN/NOTIFY behind the same two methods.
 
-use messenger_wire::{Message, ReadEvent, TypingEvent};
+use messenger_wire::{InboxConversation, Message, Note, ReadEvent, TypingEvent};
 use tokio::sync::broadcast;
 
 /// Events a slow subscriber may fall behind by before it gets `Lagged` and
@@ -25,6 +26,11 @@ pub enum FeedEvent {
     },
     Read(ReadEvent),
     Typing(TypingEvent),
+    /// For agents only: a conversation was created (at its first message),
+    /// closed or opened, or (un)assigned. Published after the commit.
+    Conversation(Box<InboxConversation>),
+    /// For agents only, never for the customer: an internal note.
+    Note(Note),
 }
 
 impl FeedEvent {
@@ -35,6 +41,8 @@ impl FeedEvent {
             } => conversation_id,
             FeedEvent::Read(e) => &e.conversation_id,
             FeedEvent::Typing(e) => &e.conversation_id,
+            FeedEvent::Conversation(c) => &c.id,
+            FeedEvent::Note(n) => &n.conversation_id,
         }
     }
 }

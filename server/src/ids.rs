@@ -60,6 +60,11 @@ pub fn message_id() -> String {
     format!("m_{}", hex::<16>())
 }
 
+/// Internal note id: `n_` and 128 random bits in hex.
+pub fn note_id() -> String {
+    format!("n_{}", hex::<16>())
+}
+
 /// Agent account id: `a_` and 128 random bits in hex.
 pub fn agent_id() -> String {
     format!("a_{}", hex::<16>())
@@ -101,7 +106,13 @@ mod tests {
 
     #[test]
     fn ids_use_only_cursor_safe_characters() {
-        for id in [conversation_id(), message_id(), agent_id(), session_id()] {
+        for id in [
+            conversation_id(),
+            message_id(),
+            note_id(),
+            agent_id(),
+            session_id(),
+        ] {
             assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         }
     }

@@ -15,6 +15,14 @@
 //! queueing for one each. Every message committed is then published on the
 //! [`Feed`], in commit order, for the live streams.
 //!
+//! The appender also keeps each conversation's inbox state in step with its
+//! messages, in the same transaction: `waiting_since` (the oldest customer
+//! message no agent or bot has answered; NULL once one has), and a customer
+//! message to a closed conversation opens it again. Notes, statuses and
+//! assignments (see [`inbox`]) are written through the same one-connection
+//! pool, and every writer publishes its events while it still holds that
+//! connection, so events leave in commit order.
+//!
 //! Besides its per-conversation `seq`, every message has a global *position*
 //! (1, 2, 3 … across all conversations) that grows in commit order: the
 //! appender, the only writer of messages, gives each new message the highest
@@ -28,19 +36,23 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use messenger_wire::{Author, Conversation, ConversationSummary, Message};
+use messenger_wire::{Author, Conversation, ConversationSummary, InboxConversation, Message};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::{Feed, FeedEvent};
 use crate::ids;
 
 mod accounts;
+mod inbox;
 pub use accounts::{AgentRecord, SessionRecord};
+pub use inbox::{
+    AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, StartContext, Waiting,
+};
 
 /// Most sends stored in one transaction, unless configured otherwise
 /// (`--write-batch`).
@@ -63,6 +75,8 @@ pub struct Store {
 struct AppendJob {
     conversation_id: String,
     author: Author,
+    /// The signed-in agent who wrote it (inbox replies).
+    agent_id: Option<String>,
     client_id: String,
     body: String,
     now: i64,
@@ -165,6 +179,17 @@ impl Store {
         token_hash: &[u8],
         now: i64,
     ) -> Result<Conversation, sqlx::Error> {
+        self.start_conversation(token_hash, now, &StartContext::default())
+            .await
+    }
+
+    /// A new, empty conversation, with where and how the customer started it.
+    pub async fn start_conversation(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        context: &StartContext,
+    ) -> Result<Conversation, sqlx::Error> {
         let conversation = Conversation {
             id: ids::conversation_id(),
             created_at: now,
@@ -174,13 +199,17 @@ impl Store {
             agent_read_seq: 0,
         };
         sqlx::query(
-            "INSERT INTO conversations (id, token_hash, created_at, last_activity_at, last_seq)
-             VALUES (?, ?, ?, ?, 0)",
+            "INSERT INTO conversations
+                 (id, token_hash, created_at, last_activity_at, last_seq, page_url, user_agent, language)
+             VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
         )
         .bind(&conversation.id)
         .bind(token_hash)
         .bind(now)
         .bind(now)
+        .bind(&context.page_url)
+        .bind(&context.user_agent)
+        .bind(&context.language)
         .execute(&self.write)
         .await?;
         Ok(conversation)
@@ -279,10 +308,46 @@ impl Store {
         body: &str,
         now: i64,
     ) -> Result<Appended, sqlx::Error> {
+        self.append(conversation_id, author, None, client_id, body, now)
+            .await
+    }
+
+    /// [`Store::append_message`] of an agent's reply from the inbox,
+    /// recording which agent wrote it.
+    pub async fn append_agent_reply(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        client_id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<Appended, sqlx::Error> {
+        let agent_id = Some(agent_id.to_owned());
+        self.append(
+            conversation_id,
+            Author::Agent,
+            agent_id,
+            client_id,
+            body,
+            now,
+        )
+        .await
+    }
+
+    async fn append(
+        &self,
+        conversation_id: &str,
+        author: Author,
+        agent_id: Option<String>,
+        client_id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<Appended, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         let job = AppendJob {
             conversation_id: conversation_id.to_owned(),
             author,
+            agent_id,
             client_id: client_id.to_owned(),
             body: body.to_owned(),
             now,
@@ -389,7 +454,9 @@ impl Store {
 
 /// The one task that appends messages: it takes every send waiting (up to
 /// `max_batch`), stores them in one transaction, answers each after the
-/// commit, and publishes what was created, in position order.
+/// commit, and publishes what was created, in position order (each message
+/// followed by the change of its conversation, if it created or reopened
+/// one), before it gives the connection back.
 async fn run_appender(
     pool: SqlitePool,
     mut jobs: mpsc::Receiver<AppendJob>,
@@ -398,16 +465,33 @@ async fn run_appender(
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        match append_batch(&pool, &batch).await {
+        let mut connection = match pool.acquire().await {
+            Ok(connection) => Some(connection),
+            Err(err) => {
+                tracing::error!(error = %err, "the appender has no connection");
+                None
+            }
+        };
+        let result = match connection.as_deref_mut() {
+            Some(connection) => append_batch(connection, &batch).await,
+            None => Err(sqlx::Error::PoolTimedOut),
+        };
+        match result {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    if let Ok(Appended::Created(message, position)) = &outcome {
-                        feed.publish(FeedEvent::Message {
-                            conversation_id: job.conversation_id.clone(),
-                            position: *position,
-                            message: message.clone(),
-                        });
-                    }
+                    let outcome = outcome.map(|(appended, changed)| {
+                        if let Appended::Created(message, position) = &appended {
+                            feed.publish(FeedEvent::Message {
+                                conversation_id: job.conversation_id.clone(),
+                                position: *position,
+                                message: message.clone(),
+                            });
+                        }
+                        if let Some(conversation) = changed {
+                            feed.publish(FeedEvent::Conversation(Box::new(conversation)));
+                        }
+                        appended
+                    });
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -426,10 +510,10 @@ async fn run_appender(
 /// Appends a batch in one transaction. Each send runs inside a savepoint, so
 /// one that fails is undone alone and the others still commit.
 async fn append_batch(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     batch: &[AppendJob],
-) -> Result<Vec<Result<Appended, sqlx::Error>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+) -> Result<Vec<AppendOutcome>, sqlx::Error> {
+    let mut tx = connection.begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
@@ -444,31 +528,54 @@ async fn append_batch(
     Ok(outcomes)
 }
 
-async fn append_one(
-    tx: &mut Transaction<'_, Sqlite>,
-    job: &AppendJob,
-) -> Result<Appended, sqlx::Error> {
+/// What became of one send, and the conversation as it now stands if the
+/// send created it (its first message) or opened it again.
+type AppendOutcome = Result<(Appended, Option<InboxConversation>), sqlx::Error>;
+
+async fn append_one(tx: &mut Transaction<'_, Sqlite>, job: &AppendJob) -> AppendOutcome {
     if let Some(existing) =
         find_by_client_id(tx, &job.conversation_id, job.author, &job.client_id).await?
     {
-        return Ok(if existing.body == job.body {
-            Appended::Replayed(existing)
-        } else {
-            Appended::Conflict
-        });
+        return Ok((
+            if existing.body == job.body {
+                Appended::Replayed(existing)
+            } else {
+                Appended::Conflict
+            },
+            None,
+        ));
     }
-    let seq: Option<i64> = sqlx::query_scalar(
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
+            .bind(&job.conversation_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(status) = status else {
+        return Ok((Appended::NoConversation, None));
+    };
+    let reopens = job.author == Author::Customer && status == "closed";
+    // Every expression of SET sees the row as it was before. A customer
+    // message starts the wait unless one is running; after a close it starts
+    // a new one (closing dealt with what came before). An agent's or a bot's
+    // message ends it; a system message changes nothing.
+    let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations
-         SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?)
-         WHERE id = ? RETURNING last_seq",
+         SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?1),
+             waiting_since = CASE ?2
+                 WHEN 'customer' THEN
+                     CASE WHEN status = 'closed' THEN ?1 ELSE coalesce(waiting_since, ?1) END
+                 WHEN 'agent' THEN NULL
+                 WHEN 'bot' THEN NULL
+                 ELSE waiting_since END,
+             status = CASE WHEN ?2 = 'customer' THEN 'open' ELSE status END,
+             closed_at = CASE WHEN ?2 = 'customer' THEN NULL ELSE closed_at END
+         WHERE id = ?3 RETURNING last_seq",
     )
     .bind(job.now)
+    .bind(job.author.as_str())
     .bind(&job.conversation_id)
-    .fetch_optional(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    let Some(seq) = seq else {
-        return Ok(Appended::NoConversation);
-    };
     let message = Message {
         id: ids::message_id(),
         seq,
@@ -486,8 +593,8 @@ async fn append_one(
     // last`) updated in the send's transaction serializes the writers until
     // they commit, so a higher position is never visible before a lower one.
     let position: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position)
-         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM messages))
+        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM messages), ?)
          RETURNING position",
     )
     .bind(&message.id)
@@ -497,9 +604,15 @@ async fn append_one(
     .bind(&job.client_id)
     .bind(&message.body)
     .bind(message.created_at)
+    .bind(&job.agent_id)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(Appended::Created(message, position))
+    let changed = if seq == 1 || reopens {
+        inbox::load_conversation(&mut **tx, &job.conversation_id).await?
+    } else {
+        None
+    };
+    Ok((Appended::Created(message, position), changed))
 }
 
 const CONVERSATION_COLUMNS: &str =

@@ -195,7 +195,8 @@ async fn the_agent_stream_carries_every_conversations_new_messages() {
     app.send(&b.token, "b1", "from B").await;
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let event = stream.next_within(Duration::from_secs(5)).await.unwrap();
+        // (Each first message also brings an `event: conversation`.)
+        let event = stream.next_of("message").await.unwrap();
         let event: MessageEvent = serde_json::from_str(&event.data).unwrap();
         seen.push((event.conversation_id, event.message.body));
     }

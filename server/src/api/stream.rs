@@ -20,6 +20,11 @@
 //! live only on both streams: read marks are part of the conversations that
 //! the list and the detail return.
 //!
+//! The agent stream also carries, live only, `conversation` events (an
+//! [`InboxConversation`] created at its first message, closed, opened or
+//! assigned) and `note` events (internal notes); the customer's stream
+//! never does.
+//!
 //! Comments every 15 seconds keep proxies from cutting idle streams. On
 //! shutdown every stream ends, so the client reconnects (to this server once
 //! restarted, or to another instance).
@@ -31,7 +36,9 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_core::Stream;
-use messenger_wire::{Author, Message, MessageEvent, ReadEvent, TypingEvent};
+use messenger_wire::{
+    Author, InboxConversation, Message, MessageEvent, Note, ReadEvent, TypingEvent,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
@@ -146,6 +153,9 @@ pub fn conversation(
                     FeedEvent::Message { .. } => continue 'catch_up,
                     FeedEvent::Read(read) => yield Ok(read_event(&read)),
                     FeedEvent::Typing(typing) => yield Ok(typing_event(&typing)),
+                    // Agents only: internal notes and the inbox's view of
+                    // the conversation never reach the customer.
+                    FeedEvent::Conversation(_) | FeedEvent::Note(_) => {}
                 }
             }
         }
@@ -221,6 +231,10 @@ where
                     Ok(FeedEvent::Message { .. }) => continue 'catch_up,
                     Ok(FeedEvent::Read(read)) => yield Ok(read_event(&read)),
                     Ok(FeedEvent::Typing(typing)) => yield Ok(typing_event(&typing)),
+                    Ok(FeedEvent::Conversation(conversation)) => {
+                        yield Ok(conversation_event(&conversation));
+                    }
+                    Ok(FeedEvent::Note(note)) => yield Ok(note_event(&note)),
                     // The feed overflowed: read the messages missed (read
                     // receipts and typing notices missed are gone).
                     Err(RecvError::Lagged(_)) => continue 'catch_up,
@@ -256,6 +270,22 @@ fn read_event(read: &ReadEvent) -> Event {
     Event::default()
         .event("read")
         .json_data(read)
+        .unwrap_or_default()
+}
+
+/// For agents only: a conversation was created, closed, opened or assigned.
+fn conversation_event(conversation: &InboxConversation) -> Event {
+    Event::default()
+        .event("conversation")
+        .json_data(conversation)
+        .unwrap_or_default()
+}
+
+/// For agents only: an internal note.
+fn note_event(note: &Note) -> Event {
+    Event::default()
+        .event("note")
+        .json_data(note)
         .unwrap_or_default()
 }
 

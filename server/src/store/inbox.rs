@@ -1,0 +1,551 @@
+//! The SQL of the inbox: the filtered, ordered conversation list with its
+//! search, one conversation as agents see it, the customer panel, internal
+//! notes, closing, reopening and assigning.
+//!
+//! Notes live in a table of their own: they take no `seq` (the customer's
+//! stream relies on gapless seqs), and no customer query reads that table.
+//!
+//! Writes here go through the one-connection write pool and publish their
+//! event before they give the connection back, so the feed carries changes
+//! in commit order (the appender does the same).
+
+use std::str::FromStr;
+
+use messenger_wire::{
+    AgentRef, ConversationStatus, CustomerIdentity, CustomerProfile, InboxConversation, Message,
+    Note,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteExecutor};
+
+use super::{Store, parse_author};
+use crate::feed::FeedEvent;
+use crate::ids;
+
+/// Where and how a customer started a conversation (already validated).
+#[derive(Debug, Clone, Default)]
+pub struct StartContext {
+    pub page_url: Option<String>,
+    pub user_agent: Option<String>,
+    pub language: Option<String>,
+}
+
+/// Whose turn it is, among open conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// The customer wrote last (`waiting_since` is set).
+    Us,
+    /// We (an agent or a bot) wrote last.
+    Customer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AssigneeFilter {
+    #[default]
+    All,
+    Unassigned,
+    Agent(String),
+}
+
+/// Which conversations the inbox list shows.
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    pub status: Option<ConversationStatus>,
+    /// Implies open conversations only.
+    pub waiting: Option<Waiting>,
+    pub assignee: AssigneeFilter,
+    /// Words of a message (full-text, each word as a prefix), or part of
+    /// the customer's name or email.
+    pub query: Option<String>,
+}
+
+/// Keyset position in the inbox list. The list is ordered by (group, key,
+/// id): group 0 holds the open conversations waiting on us, keyed by
+/// `waiting_since` (longest wait first); group 1 all the others, keyed by
+/// minus `last_activity_at` (latest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub group: i64,
+    pub key: i64,
+    pub id: String,
+}
+
+/// What became of a note.
+#[derive(Debug)]
+pub enum NoteOutcome {
+    Created(Note),
+    /// The same agent sent this client id and body before: the original.
+    Replayed(Note),
+    /// The same agent used this client id for another body.
+    Conflict,
+    NoConversation,
+}
+
+#[derive(Debug)]
+pub enum AssignOutcome {
+    Done(Box<InboxConversation>),
+    NoConversation,
+    /// No such agent, or a disabled one.
+    NoAgent,
+}
+
+const INBOX_COLUMNS: &str = "c.id, c.status, c.assignee_id, a.name AS assignee_name,
+    c.customer_name, c.customer_email, c.created_at, c.last_activity_at, c.last_seq,
+    c.customer_read_seq, c.agent_read_seq, c.waiting_since, c.closed_at,
+    (SELECT count(*) FROM messages u
+     WHERE u.conversation_id = c.id AND u.author = 'customer' AND u.seq > c.agent_read_seq) AS unread,
+    m.id AS m_id, m.seq AS m_seq, m.author AS m_author, m.client_id AS m_client_id,
+    m.body AS m_body, m.created_at AS m_created_at";
+
+const INBOX_FROM: &str = " FROM conversations c
+    LEFT JOIN agents a ON a.id = c.assignee_id
+    LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
+
+/// Waiting on us: open, and the customer wrote last.
+const WAITING_ON_US: &str = "c.status = 'open' AND c.waiting_since IS NOT NULL";
+
+const NOTE_SELECT: &str = "SELECT n.id, n.conversation_id, n.agent_id, a.name AS agent_name,
+    n.client_id, n.body, n.created_at FROM notes n JOIN agents a ON a.id = n.agent_id";
+
+/// One conversation as the inbox shows it, read through `executor` (a
+/// writer's transaction, to publish exactly what it committed).
+pub(super) async fn load_conversation<'e, E: SqliteExecutor<'e>>(
+    executor: E,
+    id: &str,
+) -> Result<Option<InboxConversation>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {INBOX_COLUMNS}{INBOX_FROM} WHERE c.id = ?"
+    ))
+    .bind(id)
+    .map(|row: SqliteRow| inbox_conversation_from_row(&row))
+    .fetch_optional(executor)
+    .await
+}
+
+impl Store {
+    /// A page of the inbox list (conversations with at least one message),
+    /// in the order of [`InboxCursor`], after `after`.
+    pub async fn list_inbox(
+        &self,
+        filter: &InboxFilter,
+        after: Option<&InboxCursor>,
+        limit: u32,
+    ) -> Result<(Vec<InboxConversation>, Option<InboxCursor>), sqlx::Error> {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM (SELECT ");
+        sql.push(INBOX_COLUMNS);
+        sql.push(format!(
+            ", CASE WHEN {WAITING_ON_US} THEN 0 ELSE 1 END AS sort_group,
+               CASE WHEN {WAITING_ON_US} THEN c.waiting_since ELSE -c.last_activity_at END AS sort_key"
+        ));
+        sql.push(INBOX_FROM);
+        sql.push(" WHERE c.last_seq > 0");
+        if let Some(status) = filter.status {
+            sql.push(" AND c.status = ").push_bind(status.as_str());
+        }
+        match filter.waiting {
+            Some(Waiting::Us) => {
+                sql.push(format!(" AND {WAITING_ON_US}"));
+            }
+            Some(Waiting::Customer) => {
+                sql.push(" AND c.status = 'open' AND c.waiting_since IS NULL");
+            }
+            None => {}
+        }
+        match &filter.assignee {
+            AssigneeFilter::All => {}
+            AssigneeFilter::Unassigned => {
+                sql.push(" AND c.assignee_id IS NULL");
+            }
+            AssigneeFilter::Agent(id) => {
+                sql.push(" AND c.assignee_id = ").push_bind(id.clone());
+            }
+        }
+        if let Some(query) = filter
+            .query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            let like = format!("%{}%", escape_like(query));
+            sql.push(" AND (c.customer_name LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR c.customer_email LIKE ")
+                .push_bind(like)
+                .push(" ESCAPE '\\'");
+            if let Some(fts) = fts_query(query) {
+                sql.push(
+                    " OR c.id IN (SELECT f.conversation_id FROM message_search
+                       JOIN messages f ON f.position = message_search.rowid
+                       WHERE message_search MATCH ",
+                )
+                .push_bind(fts)
+                .push(")");
+            }
+            sql.push(")");
+        }
+        let (group, key, id) = match after {
+            Some(c) => (c.group, c.key, c.id.clone()),
+            None => (-1, 0, String::new()),
+        };
+        sql.push(") WHERE (sort_group, sort_key, id) > (")
+            .push_bind(group)
+            .push(", ")
+            .push_bind(key)
+            .push(", ")
+            .push_bind(id)
+            .push(") ORDER BY sort_group, sort_key, id LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let mut rows = sql
+            .build()
+            .map(|row: SqliteRow| {
+                let cursor = InboxCursor {
+                    group: row.get("sort_group"),
+                    key: row.get("sort_key"),
+                    id: row.get("id"),
+                };
+                (inbox_conversation_from_row(&row), cursor)
+            })
+            .fetch_all(&self.read)
+            .await?;
+        let next = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|(_, cursor)| cursor.clone())
+        } else {
+            None
+        };
+        Ok((rows.into_iter().map(|(c, _)| c).collect(), next))
+    }
+
+    /// One conversation as the inbox shows it.
+    pub async fn inbox_conversation(
+        &self,
+        id: &str,
+    ) -> Result<Option<InboxConversation>, sqlx::Error> {
+        load_conversation(&self.read, id).await
+    }
+
+    /// The customer panel of a conversation. `first_seen` is the start of
+    /// this conversation and there are no past conversations until
+    /// customers can be identified across conversations.
+    pub async fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, sqlx::Error> {
+        sqlx::query(
+            "SELECT created_at, customer_name, customer_email, page_url, user_agent, language
+             FROM conversations WHERE id = ?",
+        )
+        .bind(id)
+        .map(|row: SqliteRow| CustomerProfile {
+            name: row.get("customer_name"),
+            email: row.get("customer_email"),
+            first_seen: row.get("created_at"),
+            page_url: row.get("page_url"),
+            user_agent: row.get("user_agent"),
+            language: row.get("language"),
+            past_conversations: Vec::new(),
+        })
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    /// When the message `seq` of the conversation was stored.
+    pub async fn message_time(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT created_at FROM messages WHERE conversation_id = ? AND seq = ?")
+            .bind(conversation_id)
+            .bind(seq)
+            .fetch_optional(&self.read)
+            .await
+    }
+
+    /// The conversation's notes created at `from` or later and before
+    /// `until`, oldest first.
+    pub async fn notes_between(
+        &self,
+        conversation_id: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Note>, sqlx::Error> {
+        sqlx::query(&format!(
+            "{NOTE_SELECT} WHERE n.conversation_id = ? AND n.created_at >= ? AND n.created_at < ?
+             ORDER BY n.created_at, n.id"
+        ))
+        .bind(conversation_id)
+        .bind(from)
+        .bind(until)
+        .map(|row: SqliteRow| note_from_row(&row))
+        .fetch_all(&self.read)
+        .await
+    }
+
+    /// Stores an internal note unless this agent sent this client id in
+    /// this conversation before, and announces it to the agents' streams.
+    pub async fn add_note(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        client_id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<NoteOutcome, sqlx::Error> {
+        let mut connection = self.write.acquire().await?;
+        let mut tx = connection.begin().await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?)")
+                .bind(conversation_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            return Ok(NoteOutcome::NoConversation);
+        }
+        let existing = sqlx::query(&format!(
+            "{NOTE_SELECT} WHERE n.conversation_id = ? AND n.agent_id = ? AND n.client_id = ?"
+        ))
+        .bind(conversation_id)
+        .bind(agent_id)
+        .bind(client_id)
+        .map(|row: SqliteRow| note_from_row(&row))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(note) = existing {
+            return Ok(if note.body == body {
+                NoteOutcome::Replayed(note)
+            } else {
+                NoteOutcome::Conflict
+            });
+        }
+        let id = ids::note_id();
+        sqlx::query(
+            "INSERT INTO notes (id, conversation_id, agent_id, client_id, body, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(conversation_id)
+        .bind(agent_id)
+        .bind(client_id)
+        .bind(body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let note = sqlx::query(&format!("{NOTE_SELECT} WHERE n.id = ?"))
+            .bind(&id)
+            .map(|row: SqliteRow| note_from_row(&row))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.feed.publish(FeedEvent::Note(note.clone()));
+        drop(connection);
+        Ok(NoteOutcome::Created(note))
+    }
+
+    /// Closes or opens a conversation, announcing it when that changed
+    /// anything. `None`: no such conversation.
+    pub async fn set_status(
+        &self,
+        id: &str,
+        status: ConversationStatus,
+        now: i64,
+    ) -> Result<Option<InboxConversation>, sqlx::Error> {
+        let mut connection = self.write.acquire().await?;
+        let mut tx = connection.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE conversations
+             SET status = ?1, closed_at = CASE WHEN ?1 = 'closed' THEN ?2 ELSE NULL END
+             WHERE id = ?3 AND status != ?1",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        let Some(conversation) = load_conversation(&mut *tx, id).await? else {
+            return Ok(None);
+        };
+        tx.commit().await?;
+        if changed {
+            self.feed
+                .publish(FeedEvent::Conversation(Box::new(conversation.clone())));
+        }
+        drop(connection);
+        Ok(Some(conversation))
+    }
+
+    /// Assigns a conversation to an enabled agent, or to nobody, announcing
+    /// it when that changed anything.
+    pub async fn assign(
+        &self,
+        id: &str,
+        agent_id: Option<&str>,
+    ) -> Result<AssignOutcome, sqlx::Error> {
+        let mut connection = self.write.acquire().await?;
+        let mut tx = connection.begin().await?;
+        if let Some(agent_id) = agent_id {
+            let enabled: Option<bool> =
+                sqlx::query_scalar("SELECT disabled_at IS NULL FROM agents WHERE id = ?")
+                    .bind(agent_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if enabled != Some(true) {
+                return Ok(AssignOutcome::NoAgent);
+            }
+        }
+        let changed = sqlx::query(
+            "UPDATE conversations SET assignee_id = ?1 WHERE id = ?2 AND assignee_id IS NOT ?1",
+        )
+        .bind(agent_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        let Some(conversation) = load_conversation(&mut *tx, id).await? else {
+            return Ok(AssignOutcome::NoConversation);
+        };
+        tx.commit().await?;
+        if changed {
+            self.feed
+                .publish(FeedEvent::Conversation(Box::new(conversation.clone())));
+        }
+        drop(connection);
+        Ok(AssignOutcome::Done(Box::new(conversation)))
+    }
+}
+
+fn inbox_conversation_from_row(row: &SqliteRow) -> InboxConversation {
+    let assignee = row
+        .get::<Option<String>, _>("assignee_id")
+        .map(|id| AgentRef {
+            id,
+            name: row
+                .get::<Option<String>, _>("assignee_name")
+                .unwrap_or_default(),
+        });
+    InboxConversation {
+        id: row.get("id"),
+        status: ConversationStatus::parse(row.get("status")).unwrap_or(ConversationStatus::Open),
+        assignee,
+        customer: CustomerIdentity {
+            name: row.get("customer_name"),
+            email: row.get("customer_email"),
+        },
+        created_at: row.get("created_at"),
+        last_activity_at: row.get("last_activity_at"),
+        last_seq: row.get("last_seq"),
+        customer_read_seq: row.get("customer_read_seq"),
+        agent_read_seq: row.get("agent_read_seq"),
+        waiting_since: row.get("waiting_since"),
+        closed_at: row.get("closed_at"),
+        unread: row.get("unread"),
+        last_message: row.get::<Option<String>, _>("m_id").map(|m_id| Message {
+            id: m_id,
+            seq: row.get("m_seq"),
+            author: parse_author(row.get("m_author")),
+            client_id: row.get("m_client_id"),
+            body: row.get("m_body"),
+            created_at: row.get("m_created_at"),
+        }),
+    }
+}
+
+fn note_from_row(row: &SqliteRow) -> Note {
+    Note {
+        id: row.get("id"),
+        conversation_id: row.get("conversation_id"),
+        agent: AgentRef {
+            id: row.get("agent_id"),
+            name: row.get("agent_name"),
+        },
+        client_id: row.get("client_id"),
+        body: row.get("body"),
+        created_at: row.get("created_at"),
+    }
+}
+
+/// `text` for `LIKE ... ESCAPE '\'`: its wildcards match themselves.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The FTS5 query for what an agent typed: its words (letters and digits;
+/// the rest separates them, as the index's tokenizer does), each quoted and
+/// matched as a prefix, all required. `None` when there is no word. Quoting
+/// keeps FTS5's own syntax (AND, NEAR, column filters) out of user input.
+fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+impl FromStr for InboxCursor {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let mut parts = s.splitn(3, '.');
+        let group: i64 = parts.next().ok_or(())?.parse().map_err(|_| ())?;
+        let key: i64 = parts.next().ok_or(())?.parse().map_err(|_| ())?;
+        let id = parts.next().ok_or(())?;
+        if !(0..=1).contains(&group)
+            || id.is_empty()
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(());
+        }
+        Ok(InboxCursor {
+            group,
+            key,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for InboxCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.group, self.key, self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_become_quoted_prefixes() {
+        assert_eq!(
+            fts_query("refund NEAR(\"x\") ann@ex").as_deref(),
+            Some("\"refund\"* \"NEAR\"* \"x\"* \"ann\"* \"ex\"*")
+        );
+        assert_eq!(fts_query(" -*- "), None);
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_odd_input() {
+        let cursor = InboxCursor {
+            group: 1,
+            key: -1_700_000_000_000,
+            id: "c_0a".into(),
+        };
+        assert_eq!(cursor.to_string().parse::<InboxCursor>(), Ok(cursor));
+        for bad in ["", "0.1", "2.1.c_a", "0.x.c_a", "0.1.c-a", "0.1."] {
+            assert!(bad.parse::<InboxCursor>().is_err(), "{bad}");
+        }
+    }
+}
