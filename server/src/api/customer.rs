@@ -3,17 +3,21 @@
 //! only way to address a conversation here, so a token reaches exactly one.
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use messenger_wire::{
-    Author, Conversation, ConversationPage, MarkRead, Message, SendMessage, StartedConversation,
+    Author, Conversation, ConversationPage, ErrorCode, MarkRead, Message, SendMessage,
+    StartConversation, StartedConversation,
 };
 
 use super::{ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, StreamParams, bearer, stream};
 use crate::error::ApiError;
+use crate::store::StartContext;
 use crate::{AppState, ids};
 
 pub fn router() -> Router<AppState> {
@@ -44,15 +48,27 @@ impl FromRequestParts<AppState> for Customer {
 }
 
 /// `POST /api/v1/conversations`: a new, empty conversation and its token.
-/// The widget calls it only when the customer sends a first message.
+/// The widget calls it only when the customer sends a first message. The
+/// optional body (`StartConversation`) says on which page and in which
+/// language; the User-Agent header is recorded too (cut to a maximum).
 #[tracing::instrument(skip_all)]
 async fn start(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<StartedConversation>), ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "the request body is too large",
+        )
+    })?;
+    let context = start_context(&headers, &body)?;
     let token = ids::conversation_token();
     let conversation = state
         .store
-        .create_conversation(&ids::hash_secret(&token), crate::now_ms())
+        .start_conversation(&ids::hash_secret(&token), crate::now_ms(), &context)
         .await?;
     tracing::info!(conversation = %conversation.id, "conversation started");
     Ok((
@@ -62,6 +78,66 @@ async fn start(
             conversation,
         }),
     ))
+}
+
+/// What a start request tells about the customer: the body (none, or JSON
+/// `StartConversation`, validated) and the User-Agent.
+fn start_context(headers: &HeaderMap, body: &[u8]) -> Result<StartContext, ApiError> {
+    let request: StartConversation = if body.iter().all(u8::is_ascii_whitespace) {
+        StartConversation::default()
+    } else {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "expected Content-Type: application/json",
+            ));
+        }
+        serde_json::from_slice(body).map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidJson,
+                err.to_string(),
+            )
+        })?
+    };
+    if let Some(url) = &request.page_url {
+        messenger_wire::validate_page_url(url).map_err(|code| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                "page_url must be an http(s) URL of at most 2048 characters",
+            )
+        })?;
+    }
+    if let Some(language) = &request.language {
+        messenger_wire::validate_language(language).map_err(|code| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                "language must be a language tag such as en or de-CH",
+            )
+        })?;
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(messenger_wire::MAX_USER_AGENT_CHARS)
+                .collect::<String>()
+        })
+        .filter(|ua| !ua.trim().is_empty());
+    Ok(StartContext {
+        page_url: request.page_url,
+        user_agent,
+        language: request.language,
+    })
 }
 
 /// `GET /api/v1/conversation`: the token's conversation and a page of history.

@@ -1,6 +1,7 @@
 //! The inbox's API under `/api/v1/inbox`, for agents signed in with an email
 //! and a password: the session (sign in, who am I, sign out), the password,
-//! the agent accounts (admins only) and the event stream.
+//! the agent accounts (admins only), the event stream, and (in
+//! [`conversations`]) the conversations themselves.
 //!
 //! Rules for every route (see the README's "Agent accounts"):
 //! - A request whose `Origin` is not this server's own, or that a browser
@@ -11,6 +12,8 @@
 //!   the agent disabled: 401 `unauthorized`.
 //! - Every request but GET and HEAD also carries the session's CSRF token in
 //!   `X-CSRF-Token` (403 `csrf_failed` otherwise); signing in needs none.
+
+mod conversations;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -43,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/agents/{id}/disable", post(disable_agent))
         .route("/agents/{id}/enable", post(enable_agent))
         .route("/events", get(events))
+        .merge(conversations::router())
 }
 
 /// A request from this server's own pages (or from no browser page at all:

@@ -165,6 +165,11 @@ async fn send(
             crate::now_ms(),
         )
         .await?;
+    sent(appended)
+}
+
+/// The answer to a send: 201 when new, 200 when replayed, 409, 404.
+fn sent(appended: Appended) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
     match appended {
         Appended::Created(message, _) => Ok((StatusCode::CREATED, ApiJson(message))),
         Appended::Replayed(message) => Ok((StatusCode::OK, ApiJson(message))),
