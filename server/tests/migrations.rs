@@ -115,3 +115,69 @@ async fn existing_messages_get_positions_in_the_order_they_were_stored() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn existing_conversations_get_their_wait_and_their_messages_become_searchable() {
+    use messenger_server::store::InboxFilter;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("messenger.db");
+    let old = database_before(&path, "0005").await;
+    for (id, hash, last_seq) in [("c_waits", 1u8, 3), ("c_answered", 2, 2)] {
+        sqlx::query(
+            "INSERT INTO conversations (id, token_hash, created_at, last_activity_at, last_seq)
+             VALUES (?, ?, 0, 40, ?)",
+        )
+        .bind(id)
+        .bind(vec![hash; 32])
+        .bind(last_seq)
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    let stored = [
+        ("m_1", "c_waits", 1, "customer", "my invoice", 10),
+        ("m_2", "c_waits", 2, "agent", "looking", 20),
+        ("m_3", "c_waits", 3, "customer", "still wrong", 30),
+        ("m_4", "c_answered", 1, "customer", "parcel lost", 15),
+        ("m_5", "c_answered", 2, "bot", "found it", 25),
+    ];
+    for (position, (id, conversation, seq, author, body, at)) in stored.into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(conversation)
+        .bind(seq)
+        .bind(author)
+        .bind(id)
+        .bind(body)
+        .bind(at)
+        .bind(position as i64 + 1)
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    old.close().await;
+
+    let store = Store::open(&path, Feed::new()).await.unwrap();
+    let waits = store.inbox_conversation("c_waits").await.unwrap().unwrap();
+    assert_eq!(waits.waiting_since, Some(30));
+    assert_eq!(waits.status, messenger_wire::ConversationStatus::Open);
+    let answered = store
+        .inbox_conversation("c_answered")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answered.waiting_since, None);
+    for (query, expected) in [("invoice", "c_waits"), ("parcel", "c_answered")] {
+        let filter = InboxFilter {
+            query: Some(query.into()),
+            ..InboxFilter::default()
+        };
+        let (found, _) = store.list_inbox(&filter, None, 10).await.unwrap();
+        let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, [expected], "{query}");
+    }
+    store.close().await;
+}

@@ -10,8 +10,8 @@ use messenger_server::feed::Feed;
 use messenger_server::store::Store;
 use messenger_server::{AppState, Config, accounts};
 use messenger_wire::{
-    AgentAccount, ConversationPage, InboxSession, Login, Message, NewAgent, Role, SendMessage,
-    StartedConversation,
+    AgentAccount, ConversationPage, InboxConversationList, InboxSession, Login, Message, NewAgent,
+    Role, SendMessage, StartedConversation,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
@@ -122,6 +122,50 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.unwrap()
+    }
+
+    /// `POST /conversations` with an optional JSON body and User-Agent.
+    pub async fn start_conversation_raw(
+        &self,
+        body: Option<serde_json::Value>,
+        user_agent: Option<&str>,
+    ) -> Response {
+        let mut request = self.client.post(self.api("/conversations"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(user_agent) = user_agent {
+            request = request.header("user-agent", user_agent);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A connection of its own to the server's database, for what no API
+    /// does yet (or to look behind the API).
+    pub async fn database(&self) -> sqlx::SqlitePool {
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(self.database_path())
+                    .busy_timeout(std::time::Duration::from_secs(5)),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Sets the customer's name and email of a conversation directly in the
+    /// database (until an identify API exists).
+    pub async fn set_customer(&self, conversation_id: &str, name: &str, email: &str) {
+        let db = self.database().await;
+        sqlx::query("UPDATE conversations SET customer_name = ?, customer_email = ? WHERE id = ?")
+            .bind(name)
+            .bind(email)
+            .bind(conversation_id)
+            .execute(&db)
+            .await
+            .unwrap();
+        db.close().await;
     }
 
     pub async fn send_raw(&self, token: &str, client_id: &str, body: &str) -> Response {
@@ -471,5 +515,29 @@ impl InboxClient {
 
     pub async fn delete(&self, path: &str) -> Response {
         self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// `GET /inbox/conversations{query}`, which must succeed.
+    pub async fn list(&self, query: &str) -> InboxConversationList {
+        let response = self.get(&format!("/conversations{query}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "list {query}");
+        response.json().await.unwrap()
+    }
+
+    /// The ids of `list(query)`, in order.
+    pub async fn list_ids(&self, query: &str) -> Vec<String> {
+        self.list(query)
+            .await
+            .conversations
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    }
+
+    /// Opens `/inbox/events` (live from now).
+    pub async fn events(&self) -> EventStream {
+        let response = self.get("/events").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        EventStream::new(response)
     }
 }
