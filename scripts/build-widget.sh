@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the widget (release, optimised for size) into dist/: the loader
-# dist/widget.js and the panel app that the server serves under /frame/.
+# dist/widget.js and the panel app that the server serves under /frame/; and
+# the agents' inbox into dist/inbox/, served under /inbox/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -10,6 +11,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
 # --offline: Trunk must use the installed tools, never download its own.
 trunk build --release --offline "$@"
+
+# The agents' inbox (inbox/, served at /inbox/): a separate app and bundle,
+# built after the widget because each Trunk build replaces its own dist folder.
+trunk build --release --offline --dist dist/inbox --public-url /inbox/ inbox/index.html
 
 # The loader ships to every page of every host site: Trunk copies its
 # readable source; replace it with the minified build.

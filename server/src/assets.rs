@@ -8,6 +8,8 @@
 //!   hash) and WebAssembly compilation.
 //! - `/frame/<name>-<hash>.<ext>`: the app's JS glue, wasm and CSS, whose
 //!   names change with their content, cached for a year as immutable.
+//! - `/inbox/` and `/inbox/<file>`: the agents' inbox (`dist/inbox/`), served
+//!   the same way under the same policy, except that no site may frame it.
 //!
 //! Files are read from disk on each request, so a rebuilt widget is served
 //! without restarting the server.
@@ -38,6 +40,9 @@ pub fn router() -> Router<AppState> {
         .route("/frame", get(|| async { Redirect::permanent("/frame/") }))
         .route("/frame/", get(frame_page))
         .route("/frame/{*file}", get(frame_file))
+        .route("/inbox", get(|| async { Redirect::permanent("/inbox/") }))
+        .route("/inbox/", get(inbox_page))
+        .route("/inbox/{*file}", get(inbox_file))
 }
 
 async fn loader(State(state): State<AppState>, request: Request) -> Response {
@@ -62,11 +67,45 @@ async fn loader(State(state): State<AppState>, request: Request) -> Response {
 }
 
 async fn frame_page(State(state): State<AppState>) -> Response {
-    let path = state.assets.dir.join("index.html");
+    app_page(&state.assets.dir, &state.assets.frame_ancestors).await
+}
+
+async fn frame_file(
+    State(state): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+    request: Request,
+) -> Response {
+    if file == "index.html" {
+        return frame_page(State(state)).await;
+    }
+    app_file(&state.assets.dir, &file, request).await
+}
+
+/// The inbox is for agents on this origin only: no site may frame it.
+const INBOX_ANCESTORS: &str = "'none'";
+
+async fn inbox_page(State(state): State<AppState>) -> Response {
+    app_page(&state.assets.dir.join("inbox"), INBOX_ANCESTORS).await
+}
+
+async fn inbox_file(
+    State(state): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+    request: Request,
+) -> Response {
+    if file == "index.html" {
+        return inbox_page(State(state)).await;
+    }
+    app_file(&state.assets.dir.join("inbox"), &file, request).await
+}
+
+/// A Trunk-built app's page, from `dir`, under a strict policy.
+async fn app_page(dir: &Path, frame_ancestors: &str) -> Response {
+    let path = dir.join("index.html");
     let html = match tokio::fs::read_to_string(&path).await {
         Ok(html) => html,
         Err(err) => {
-            tracing::error!(path = %path.display(), error = %err, "widget page missing: build the widget first");
+            tracing::error!(path = %path.display(), error = %err, "app page missing: build the widget first");
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The widget is not built. Run scripts/build-widget.sh.",
@@ -74,7 +113,7 @@ async fn frame_page(State(state): State<AppState>) -> Response {
                 .into_response();
         }
     };
-    let csp = frame_csp(&html, &state.assets.frame_ancestors);
+    let csp = frame_csp(&html, frame_ancestors);
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
@@ -87,20 +126,14 @@ async fn frame_page(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn frame_file(
-    State(state): State<AppState>,
-    UrlPath(file): UrlPath<String>,
-    request: Request,
-) -> Response {
-    if file == "index.html" {
-        return frame_page(State(state)).await;
-    }
-    let Some(relative) = safe_relative_path(&file) else {
+/// One of a Trunk-built app's files, from `dir`.
+async fn app_file(dir: &Path, file: &str, request: Request) -> Response {
+    let Some(relative) = safe_relative_path(file) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut response = serve_file(&state.assets.dir.join(relative), request).await;
+    let mut response = serve_file(&dir.join(relative), request).await;
     if response.status().is_success() {
-        let cache = if is_content_hashed(&file) {
+        let cache = if is_content_hashed(file) {
             IMMUTABLE_CACHE
         } else {
             REVALIDATE

@@ -203,3 +203,46 @@ async fn cors_admits_only_the_configured_origins() {
     let other = preflight("https://evil.example").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn the_inbox_is_served_under_its_own_strict_policy_and_may_not_be_framed() {
+    let app = TestApp::spawn().await;
+    let inbox = app.dir.path().join("dist/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(
+        inbox.join("index.html"),
+        "<!doctype html><html><head><script type=\"module\" src=\"/inbox/boot.js\"></script></head><body></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("messenger-inbox-0123456789abcdef_bg.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+
+    let page = app
+        .client
+        .get(format!("{}/inbox/", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(header(&page, CONTENT_TYPE.as_str()).starts_with("text/html"));
+    assert_eq!(header(&page, CACHE_CONTROL.as_str()), "no-cache");
+    let csp = header(&page, "content-security-policy");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    let wasm = app
+        .client
+        .get(format!(
+            "{}/inbox/messenger-inbox-0123456789abcdef_bg.wasm",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wasm.status(), StatusCode::OK);
+    assert!(header(&wasm, CACHE_CONTROL.as_str()).contains("immutable"));
+}

@@ -576,6 +576,32 @@ export class Messenger {
 }
 
 // ---------------------------------------------------------------------------
+// The agents' inbox, as an agent would use it
+
+export class Inbox {
+  constructor(page, serverOrigin) {
+    this.page = page;
+    this.url = `${serverOrigin}/inbox/`;
+    this.email = page.getByTestId('sign-in-email');
+    this.password = page.getByTestId('sign-in-password');
+    this.submit = page.getByTestId('sign-in-submit');
+    this.error = page.getByTestId('sign-in-error');
+    this.signedInAs = page.getByTestId('signed-in-as');
+    this.signOutButton = page.getByTestId('sign-out');
+  }
+
+  async open() {
+    await this.page.goto(this.url);
+  }
+
+  async signIn({ email, password }) {
+    await this.email.fill(email);
+    await this.password.fill(password);
+    await this.submit.click();
+  }
+}
+
+// ---------------------------------------------------------------------------
 // One test's world
 
 /**
@@ -600,6 +626,23 @@ export class World {
   async startServer({ port = 0 } = {}) {
     this.server = await MessengerServer.start({ database: this.database, agentKey: this.agentKey, port });
     return this.server;
+  }
+
+  /**
+   * Creates an agent account with the real `create-admin` command on this
+   * world's database (the server picks it up: accounts live in the database).
+   */
+  async createAdmin({ email = 'ada@example.com', name = 'Ada', password = 'correct horse battery staple' } = {}) {
+    const child = spawn(SERVER_BIN, ['create-admin', '--email', email, '--name', name, '--database', this.database], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MESSENGER_ADMIN_PASSWORD: password, NO_COLOR: '1' },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise((resolveExit) => child.on('exit', resolveExit));
+    assert.equal(code, 0, `create-admin failed: ${output}`);
+    return { email, name, password };
   }
 
   /** Serves a host page embedding the widget at `path`; returns its URL. */

@@ -1,0 +1,3 @@
+pub mod app;
+pub mod shell;
+pub mod sign_in;
