@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials};
 
-use crate::sse;
+use messenger_wire::sse;
 
 /// Why a call failed.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -9,7 +9,7 @@
 //!   marks, typing).
 //! - [`timeline`]: the message list model, merging by `seq` and `client_id`.
 //! - [`sync`]: how new messages arrive: one stream, reconnected with
-//!   [`backoff`]; [`sse`] parses it. [`tabs`]: one stream for all the tabs
+//!   [`backoff`]; `messenger_wire::sse` parses it. [`tabs`]: one stream for all the tabs
 //!   of a site, held by a leader that shares what it receives.
 //! - [`alarm`]: a wait that the network coming back cuts short.
 //! - [`api`]: every HTTP call, with typed errors.
@@ -27,7 +27,6 @@ pub mod clock;
 pub mod components;
 pub mod ids;
 pub mod messenger;
-pub mod sse;
 pub mod sync;
 pub mod tabs;
 pub mod timeline;

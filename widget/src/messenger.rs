@@ -22,7 +22,8 @@ use crate::backoff::Backoff;
 use crate::bridge::{Bridge, HostEvent, Queued};
 use crate::tabs::Tabs;
 use crate::timeline::{Delivery, Pending, Timeline};
-use crate::{clock, ids, sse};
+use crate::{clock, ids};
+use messenger_wire::sse;
 use web_sys::{AbortController, AbortSignal};
 
 /// How long "typing…" shows after the last notice: the agent's client

@@ -30,7 +30,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bridge::Bridge;
-use crate::{clock, sse};
+use crate::clock;
+use messenger_wire::sse;
 
 /// What the leader tells the other tabs: the events one read of its stream
 /// brought, in order and as the server sent them, or a change of its

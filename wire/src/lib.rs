@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod sse;
+
 /// Every API path starts with this prefix; a breaking change gets a new one.
 pub const API_PREFIX: &str = "/api/v1";
 

@@ -1,7 +1,8 @@
 //! A small parser for Server-Sent Events (the `text/event-stream` format of
 //! the HTML standard), fed with the bytes of a streamed `fetch` body as they
 //! arrive. `EventSource` would parse for us, but it cannot send the
-//! `Authorization` header and the token must never be in a URL.
+//! `Authorization` header and the token must never be in a URL. Shared by
+//! the widget and the inbox.
 //!
 //! It works on bytes: lines end at `\n`, `\r` or `\r\n`, bytes that never
 //! occur inside a multi-byte UTF-8 character, so a character split between
