@@ -3,9 +3,16 @@
 //! carries the session's CSRF token in `X-CSRF-Token`.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use messenger_wire::{API_PREFIX, ErrorBody, ErrorCode, InboxSession, Login};
+use messenger_wire::sse;
+use messenger_wire::{
+    API_PREFIX, Assign, Conversation, ErrorBody, ErrorCode, InboxConversation,
+    InboxConversationList, InboxConversationView, InboxSession, Login, MarkRead, Message, Note,
+    SendMessage,
+};
 use serde::de::DeserializeOwned;
-use web_sys::{RequestCache, RequestCredentials};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials};
 
 /// Why a call failed.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -81,6 +88,121 @@ pub async fn sign_out(csrf_token: &str) -> Result<(), ApiError> {
         .header("X-CSRF-Token", csrf_token)
         .build();
     successful(request).await.map(drop)
+}
+
+/// Which conversations the list shows.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Filter {
+    /// `open`, `closed`, or all.
+    pub status: Option<&'static str>,
+    /// `us` or `customer`: whose turn it is.
+    pub waiting: Option<&'static str>,
+    /// `me`, `unassigned`, or all.
+    pub assignee: Option<&'static str>,
+    pub query: String,
+}
+
+pub async fn conversations(filter: &Filter) -> Result<InboxConversationList, ApiError> {
+    let mut query: Vec<(&str, &str)> = vec![("limit", "100")];
+    if let Some(status) = filter.status {
+        query.push(("status", status));
+    }
+    if let Some(waiting) = filter.waiting {
+        query.push(("waiting", waiting));
+    }
+    if let Some(assignee) = filter.assignee {
+        query.push(("assignee", assignee));
+    }
+    let q = filter.query.trim();
+    if !q.is_empty() {
+        query.push(("q", q));
+    }
+    json(
+        same_origin(Request::get(&url("/conversations")))
+            .query(query)
+            .build(),
+    )
+    .await
+}
+
+/// One conversation: its latest messages, or those before `cursor`.
+pub async fn conversation(
+    id: &str,
+    before: Option<&str>,
+) -> Result<InboxConversationView, ApiError> {
+    let mut request = same_origin(Request::get(&url(&format!("/conversations/{id}"))));
+    if let Some(cursor) = before {
+        request = request.query([("before", cursor)]);
+    }
+    json(request.build()).await
+}
+
+pub async fn reply(csrf: &str, id: &str, message: &SendMessage) -> Result<Message, ApiError> {
+    json(post(csrf, &format!("/conversations/{id}/messages")).json(message)).await
+}
+
+pub async fn note(csrf: &str, id: &str, note: &SendMessage) -> Result<Note, ApiError> {
+    json(post(csrf, &format!("/conversations/{id}/notes")).json(note)).await
+}
+
+/// `action`: `close` or `reopen`.
+pub async fn set_status(csrf: &str, id: &str, action: &str) -> Result<InboxConversation, ApiError> {
+    json(post(csrf, &format!("/conversations/{id}/{action}")).body("")).await
+}
+
+pub async fn assign(
+    csrf: &str,
+    id: &str,
+    agent_id: Option<String>,
+) -> Result<InboxConversation, ApiError> {
+    json(post(csrf, &format!("/conversations/{id}/assign")).json(&Assign { agent_id })).await
+}
+
+pub async fn mark_read(csrf: &str, id: &str, seq: i64) -> Result<Conversation, ApiError> {
+    json(post(csrf, &format!("/conversations/{id}/read")).json(&MarkRead { seq })).await
+}
+
+fn post(csrf: &str, path: &str) -> RequestBuilder {
+    same_origin(Request::post(&url(path))).header("X-CSRF-Token", csrf)
+}
+
+/// Opens the inbox's live stream (every conversation's events). Aborting
+/// `signal` closes it.
+pub async fn events(signal: &AbortSignal) -> Result<Events, ApiError> {
+    let request = same_origin(Request::get(&url("/events")))
+        .header("Accept", "text/event-stream")
+        .abort_signal(Some(signal))
+        .build();
+    let response = successful(request).await?;
+    let reader = response.body().ok_or(ApiError::Decode)?.get_reader();
+    Ok(Events {
+        reader: reader.unchecked_into(),
+        parser: sse::Parser::default(),
+    })
+}
+
+/// The open live stream.
+pub struct Events {
+    reader: ReadableStreamDefaultReader,
+    parser: sse::Parser,
+}
+
+impl Events {
+    /// The events the next chunk completes; `None` once the stream ended.
+    pub async fn next(&mut self) -> Result<Option<Vec<sse::Event>>, ApiError> {
+        let chunk = JsFuture::from(self.reader.read())
+            .await
+            .map_err(|_| ApiError::Network)?;
+        let field = |name: &str| js_sys::Reflect::get(&chunk, &name.into());
+        if field("done").map_or(true, |done| done.is_truthy()) {
+            return Ok(None);
+        }
+        let bytes: js_sys::Uint8Array = field("value")
+            .ok()
+            .and_then(|value| value.dyn_into().ok())
+            .ok_or(ApiError::Decode)?;
+        Ok(Some(self.parser.push(&bytes.to_vec())))
+    }
 }
 
 async fn json<T: DeserializeOwned>(

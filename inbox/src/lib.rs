@@ -10,5 +10,6 @@
 
 pub mod api;
 pub mod components;
+pub mod state;
 
 pub use components::app::App;

@@ -1,9 +1,10 @@
 // The agents' inbox at /inbox/: an agent signs in with the account made by
-// `messenger-server create-admin`, stays signed in across reloads (the
-// HttpOnly session cookie, which script cannot read), and signs out.
+// `messenger-server create-admin` (the HttpOnly session cookie, which script
+// cannot read); conversations arrive and change live; agents answer, close,
+// assign and write internal notes that never reach the customer.
 
 import assert from 'node:assert/strict';
-import { Inbox, scenario } from './support.mjs';
+import { Inbox, Messenger, eventually, scenario } from './support.mjs';
 
 scenario('an admin signs in to the inbox, stays signed in across a reload, and signs out', async (world) => {
   const admin = await world.createAdmin({ name: 'Ada Lovelace' });
@@ -12,7 +13,7 @@ scenario('an admin signs in to the inbox, stays signed in across a reload, and s
   await inbox.open();
 
   // A wrong password is refused with a plain message, and nothing is kept.
-  await inbox.signIn({ email: admin.email, password: 'not the password at all' });
+  await inbox.attemptSignIn({ email: admin.email, password: 'not the password at all' });
   await assert.doesNotReject(() => inbox.error.getByText('Wrong email or password.').waitFor());
   assert.equal(await inbox.password.inputValue(), '', 'the wrong password is cleared');
 
@@ -34,4 +35,169 @@ scenario('an admin signs in to the inbox, stays signed in across a reload, and s
   await inbox.page.reload();
   await inbox.email.waitFor();
   assert.equal(await inbox.signedInAs.count(), 0, 'signed out for good');
+});
+
+/** A customer in their own browser profile who writes `text`. */
+async function customerWrites(world, name, text, path = '/') {
+  const profile = await world.launchProfile(name);
+  const page = await profile.open(world.hostPage(path));
+  const messenger = new Messenger(page);
+  await messenger.open();
+  await messenger.send(text);
+  await messenger.waitForMessages([{ author: 'customer', status: 'sent', body: text }]);
+  return { profile, page, messenger };
+}
+
+/** The id of the conversation whose latest message is `body`. */
+async function conversationWith(world, body) {
+  const conversations = await world.server.listConversations();
+  const found = conversations.find((c) => c.last_message?.body === body);
+  assert.ok(found, `a conversation ending with "${body}"`);
+  return found.conversation.id;
+}
+
+scenario('a conversation arrives live with an unread mark, is answered, closed, and reopens at the top when the customer writes again', async (world) => {
+  const admin = await world.createAdmin();
+  const inbox = new Inbox(await (await world.launchProfile('agent')).open('about:blank'), world.server.origin);
+  await inbox.open();
+  await inbox.signIn(admin);
+
+  // Another customer, already answered: not waiting on us.
+  await customerWrites(world, 'earlier-customer', 'I found it, thanks');
+  const answered = await conversationWith(world, 'I found it, thanks');
+  await world.server.reply(answered, 'Glad to hear it');
+
+  const customer = await customerWrites(world, 'customer', 'Where is my order?');
+  const id = await conversationWith(world, 'Where is my order?');
+  // Live, without a reload: the new conversation, unread, first in the list.
+  await eventually(async () => assert.equal(await inbox.row(id).getAttribute('data-unread'), '1'), {
+    what: 'the new conversation to appear with one unread message',
+  });
+  assert.deepEqual((await inbox.listed())[0], id, 'waiting on us: first');
+
+  await inbox.row(id).click();
+  await inbox.history.getByText('Where is my order?').waitFor();
+  await eventually(async () => assert.equal(await inbox.row(id).getAttribute('data-unread'), '0'), {
+    what: 'opening it to clear the unread mark',
+  });
+  await inbox.reply('It ships today.');
+  await customer.messenger.waitForMessages([
+    { author: 'customer', body: 'Where is my order?' },
+    { author: 'agent', body: 'It ships today.' },
+  ]);
+
+  await inbox.statusToggle.click();
+  await eventually(async () => assert.equal(await inbox.viewStatus.innerText(), 'closed'));
+  await eventually(async () => assert.equal(await inbox.row(id).count(), 0), {
+    what: 'the closed conversation to leave the open list',
+  });
+
+  await customer.messenger.send('One more question');
+  await eventually(async () => assert.deepEqual((await inbox.listed())[0], id), {
+    what: 'the reopened conversation at the top of the open list',
+  });
+  assert.equal(await inbox.row(id).getAttribute('data-status'), 'open');
+  assert.ok((await inbox.listed()).includes(answered), 'the other conversation is still listed, below');
+});
+
+scenario('one agent assigns a conversation to herself and another agent sees it live', async (world) => {
+  const ada = await world.createAdmin({ email: 'ada@example.com', name: 'Ada' });
+  const grace = await world.createAdmin({ email: 'grace@example.com', name: 'Grace' });
+  const adaInbox = new Inbox(await (await world.launchProfile('ada')).open('about:blank'), world.server.origin);
+  const graceInbox = new Inbox(await (await world.launchProfile('grace')).open('about:blank'), world.server.origin);
+  await adaInbox.open();
+  await adaInbox.signIn(ada);
+  await graceInbox.open();
+  await graceInbox.signIn(grace);
+
+  await customerWrites(world, 'customer', 'Can someone help?');
+  const id = await conversationWith(world, 'Can someone help?');
+  await adaInbox.row(id).waitFor();
+  await graceInbox.row(id).waitFor();
+  assert.equal(await graceInbox.row(id).getAttribute('data-assignee'), '');
+
+  await adaInbox.row(id).click();
+  await adaInbox.assignToggle.getByText('Assign to me').click();
+  await adaInbox.page.getByTestId('view-assignee').getByText('Assigned to Ada').waitFor();
+  await eventually(async () => assert.equal(await graceInbox.row(id).getAttribute('data-assignee'), 'Ada'), {
+    what: "Grace's list to show Ada's assignment without a reload",
+  });
+});
+
+scenario('internal notes reach every agent and never the customer, in the widget or through the customer API', async (world) => {
+  const admin = await world.createAdmin();
+  const inbox = new Inbox(await (await world.launchProfile('agent')).open('about:blank'), world.server.origin);
+  await inbox.open();
+  await inbox.signIn(admin);
+  const customer = await customerWrites(world, 'customer', 'My parcel is damaged');
+  const id = await conversationWith(world, 'My parcel is damaged');
+  await inbox.row(id).click();
+  await inbox.history.getByText('My parcel is damaged').waitFor();
+
+  await inbox.note('Customer since 2019, offer a refund');
+  // A reply after the note: once the widget shows it, it has had every
+  // event the note could have come with.
+  await inbox.reply('Sorry about that! A refund is on its way.');
+  await customer.messenger.waitForMessages([
+    { author: 'customer', body: 'My parcel is damaged' },
+    { author: 'agent', body: 'Sorry about that! A refund is on its way.' },
+  ]);
+  const frameText = await customer.messenger.panel.innerText();
+  assert.ok(!frameText.includes('offer a refund'), 'the widget never shows the note');
+
+  // Nor does the customer API, with the customer's own token.
+  const stored = await customer.messenger.storedConversation(world.server.origin);
+  const response = await fetch(`${world.server.origin}/api/v1/conversation`, {
+    headers: { authorization: `Bearer ${stored.token}` },
+  });
+  const body = await response.text();
+  assert.equal(response.status, 200);
+  assert.ok(!body.includes('offer a refund'), 'the customer API never returns the note');
+  assert.ok(body.includes('A refund is on its way'));
+
+  // The note stays in the inbox after a reload.
+  await inbox.page.reload();
+  await inbox.live.getByText('Live').waitFor();
+  await inbox.row(id).click();
+  await inbox.page.getByTestId('history-note').getByText('Customer since 2019, offer a refund').waitFor();
+});
+
+scenario('the main flow works from the keyboard, and ? lists the shortcuts', async (world) => {
+  const admin = await world.createAdmin();
+  const inbox = new Inbox(await (await world.launchProfile('agent')).open('about:blank'), world.server.origin);
+  await inbox.open();
+  await inbox.signIn(admin);
+  await customerWrites(world, 'first', 'First question');
+  await customerWrites(world, 'second', 'Second question');
+  await eventually(async () => assert.equal((await inbox.listed()).length, 2), { what: 'both conversations' });
+  const [first, second] = await inbox.listed();
+  const page = inbox.page;
+
+  await page.keyboard.press('?');
+  const help = page.getByTestId('help');
+  await help.waitFor();
+  for (const line of ['Next conversation', 'Previous conversation', 'Write a reply', 'Close or reopen the conversation']) {
+    await help.getByText(line).waitFor();
+  }
+  await page.keyboard.press('Escape');
+  await help.waitFor({ state: 'detached' });
+
+  const current = () => page.locator('[data-testid=conversation-item][aria-current=true]').getAttribute('data-id');
+  await page.keyboard.press('j');
+  await eventually(async () => assert.equal(await current(), first));
+  await page.keyboard.press('j');
+  await eventually(async () => assert.equal(await current(), second));
+  await page.keyboard.press('k');
+  await eventually(async () => assert.equal(await current(), first));
+  await inbox.history.getByText('First question').waitFor();
+
+  await page.keyboard.press('r');
+  assert.equal(await inbox.composer.evaluate((el) => el === document.activeElement), true, 'r puts the cursor in the reply');
+  await inbox.composer.fill('Answered from the keyboard');
+  await page.keyboard.press('Control+Enter');
+  await inbox.history.getByText('Answered from the keyboard').waitFor();
+
+  await inbox.composer.evaluate((el) => el.blur());
+  await page.keyboard.press('c');
+  await eventually(async () => assert.equal(await inbox.viewStatus.innerText(), 'closed'));
 });

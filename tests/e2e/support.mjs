@@ -588,16 +588,60 @@ export class Inbox {
     this.error = page.getByTestId('sign-in-error');
     this.signedInAs = page.getByTestId('signed-in-as');
     this.signOutButton = page.getByTestId('sign-out');
+    this.rows = page.getByTestId('conversation-item');
+    this.view = page.getByTestId('conversation-view');
+    this.composer = page.getByTestId('composer');
+    this.sendButton = page.getByTestId('composer-send');
+    this.noteMode = page.getByTestId('mode-note');
+    this.replyMode = page.getByTestId('mode-reply');
+    this.statusToggle = page.getByTestId('status-toggle');
+    this.assignToggle = page.getByTestId('assign-toggle');
+    this.viewStatus = page.getByTestId('view-status');
+    this.history = page.getByTestId('history');
+    this.live = page.getByTestId('live');
   }
 
   async open() {
     await this.page.goto(this.url);
   }
 
-  async signIn({ email, password }) {
+  /** Fills in and submits the sign-in form. */
+  async attemptSignIn({ email, password }) {
     await this.email.fill(email);
     await this.password.fill(password);
     await this.submit.click();
+  }
+
+  /** Signs in and waits for the inbox to be live. */
+  async signIn(credentials) {
+    await this.attemptSignIn(credentials);
+    await this.signedInAs.waitFor();
+    // Signed in, with live updates flowing.
+    await this.live.getByText('Live').waitFor();
+  }
+
+  /** The list's row of a conversation. */
+  row(id) {
+    return this.page.locator(`[data-testid=conversation-item][data-id="${id}"]`);
+  }
+
+  /** The conversation ids the list shows, in order. */
+  async listed() {
+    return this.rows.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-id')));
+  }
+
+  async reply(text) {
+    await this.replyMode.click();
+    await this.composer.fill(text);
+    await this.sendButton.click();
+    await this.history.getByText(text).waitFor();
+  }
+
+  async note(text) {
+    await this.noteMode.click();
+    await this.composer.fill(text);
+    await this.sendButton.click();
+    await this.page.getByTestId('history-note').getByText(text).waitFor();
   }
 }
 

@@ -1,3 +1,6 @@
 pub mod app;
+pub mod list;
 pub mod shell;
 pub mod sign_in;
+pub mod time;
+pub mod view;

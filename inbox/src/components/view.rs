@@ -1,0 +1,261 @@
+//! The open conversation: its header (customer, status, assignee and the
+//! actions on them), the history with internal notes among the messages,
+//! the composer (reply, or note), and the customer panel.
+
+use leptos::either::Either;
+use leptos::html::Textarea;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use messenger_wire::{
+    Author, ConversationStatus, InboxConversationView, MAX_MESSAGE_CHARS, Message, Note,
+    validate_body,
+};
+
+use crate::components::list::customer_label;
+use crate::components::time;
+use crate::state::Inbox;
+
+/// One line of the history: a message, or a note among them by time.
+#[derive(Clone, PartialEq, Eq)]
+enum Item {
+    Message(Message),
+    Note(Note),
+}
+
+fn items(view: &InboxConversationView) -> Vec<Item> {
+    let mut items: Vec<(i64, Item)> = view
+        .messages
+        .iter()
+        .map(|m| (m.created_at, Item::Message(m.clone())))
+        .chain(
+            view.notes
+                .iter()
+                .map(|n| (n.created_at, Item::Note(n.clone()))),
+        )
+        .collect();
+    items.sort_by_key(|(at, _)| *at);
+    items.into_iter().map(|(_, item)| item).collect()
+}
+
+#[component]
+pub fn ConversationView(composer: NodeRef<Textarea>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    move || match inbox.view.get() {
+        None => Either::Left(view! {
+            <section class="view empty-view" aria-label="Conversation">
+                <p>
+                    {move || {
+                        if inbox.selected.with(Option::is_some) {
+                            "Loading…"
+                        } else {
+                            "Pick a conversation. Press ? for the keyboard shortcuts."
+                        }
+                    }}
+                </p>
+            </section>
+        }),
+        Some(view) => Either::Right(view! { <Open view composer /> }),
+    }
+}
+
+#[component]
+fn Open(view: InboxConversationView, composer: NodeRef<Textarea>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let conversation = view.conversation.clone();
+    let closed = conversation.status == ConversationStatus::Closed;
+    let mine = conversation
+        .assignee
+        .as_ref()
+        .is_some_and(|a| a.id == inbox.agent_id());
+    let assignee = conversation.assignee.as_ref().map_or_else(
+        || "Unassigned".to_owned(),
+        |a| format!("Assigned to {}", a.name),
+    );
+    let customer = view.customer.clone();
+    let history = items(&view);
+    let has_earlier = view.older_cursor.is_some();
+    let toggle_status = move |_| {
+        spawn_local(inbox.set_status(if closed { "reopen" } else { "close" }));
+    };
+    let toggle_assign = move |_| spawn_local(inbox.assign(!mine));
+
+    view! {
+        <section class="view" aria-labelledby="view-title" data-testid="conversation-view">
+            <header class="view-head">
+                <h2 id="view-title">{customer_label(&conversation)}</h2>
+                <span class="status" data-testid="view-status">
+                    {conversation.status.as_str()}
+                </span>
+                <span class="assignee" data-testid="view-assignee">{assignee}</span>
+                <button type="button" on:click=toggle_assign data-testid="assign-toggle">
+                    {if mine { "Unassign" } else { "Assign to me" }}
+                </button>
+                <button
+                    type="button"
+                    on:click=toggle_status
+                    data-testid="status-toggle"
+                    aria-keyshortcuts="c"
+                >
+                    {if closed { "Reopen" } else { "Close" }}
+                </button>
+            </header>
+            <p class="error" role="alert">{move || inbox.view_error.get()}</p>
+            <div class="history" role="log" aria-label="History" data-testid="history">
+                {has_earlier
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="earlier"
+                                on:click=move |_| spawn_local(inbox.load_earlier())
+                            >
+                                "Show earlier messages"
+                            </button>
+                        }
+                    })}
+                {history.into_iter().map(|item| view! { <HistoryItem item /> }).collect_view()}
+            </div>
+            <Composer composer />
+            <aside class="customer-panel" aria-label="Customer">
+                <h3>"Customer"</h3>
+                <dl>
+                    <dt>"Name"</dt>
+                    <dd>{customer.name.unwrap_or_else(|| "Not given".to_owned())}</dd>
+                    <dt>"Email"</dt>
+                    <dd>{customer.email.unwrap_or_else(|| "Not given".to_owned())}</dd>
+                    <dt>"First seen"</dt>
+                    <dd>{time::stamp(customer.first_seen)}</dd>
+                    <dt>"Started on"</dt>
+                    <dd class="url">{customer.page_url.unwrap_or_else(|| "Unknown".to_owned())}</dd>
+                    <dt>"Language"</dt>
+                    <dd>{customer.language.unwrap_or_else(|| "Unknown".to_owned())}</dd>
+                    <dt>"Browser"</dt>
+                    <dd class="ua">{customer.user_agent.unwrap_or_else(|| "Unknown".to_owned())}</dd>
+                </dl>
+            </aside>
+        </section>
+    }
+}
+
+#[component]
+fn HistoryItem(item: Item) -> impl IntoView {
+    match item {
+        Item::Message(message) => {
+            let who = match message.author {
+                Author::Customer => "Customer",
+                Author::Agent => "Agent",
+                Author::Bot => "Bot",
+                Author::System => "Notice",
+            };
+            Either::Left(view! {
+                <article
+                    class="item message"
+                    data-testid="history-message"
+                    data-author=message.author.as_str()
+                >
+                    <p class="meta">{who}" · "{time::stamp(message.created_at)}</p>
+                    <p class="body">{message.body}</p>
+                </article>
+            })
+        }
+        Item::Note(note) => Either::Right(view! {
+            <article class="item note" data-testid="history-note">
+                <p class="meta">
+                    "Internal note by "{note.agent.name}" · "{time::stamp(note.created_at)}
+                </p>
+                <p class="body">{note.body}</p>
+            </article>
+        }),
+    }
+}
+
+#[component]
+fn Composer(composer: NodeRef<Textarea>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let text = RwSignal::new(String::new());
+    let note = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move || {
+        let body = text.get_untracked();
+        if let Err(code) = validate_body(&body) {
+            if matches!(code, messenger_wire::ErrorCode::MessageTooLong) {
+                error.set(Some(format!(
+                    "Too long: keep it under {MAX_MESSAGE_CHARS} characters."
+                )));
+            }
+            return;
+        }
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        spawn_local(async move {
+            match inbox.send(body, note.get_untracked()).await {
+                Ok(()) => {
+                    text.set(String::new());
+                    error.set(None);
+                }
+                Err(message) => error.set(Some(message)),
+            }
+            busy.set(false);
+        });
+    };
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
+            event.prevent_default();
+            submit();
+        }
+    };
+    view! {
+        <form
+            class="composer"
+            class:note-mode=move || note.get()
+            on:submit=move |event| {
+                event.prevent_default();
+                submit();
+            }
+        >
+            <div class="modes" role="group" aria-label="Write">
+                <button
+                    type="button"
+                    aria-pressed=move || (!note.get()).to_string()
+                    on:click=move |_| note.set(false)
+                    data-testid="mode-reply"
+                >
+                    "Reply"
+                </button>
+                <button
+                    type="button"
+                    aria-pressed=move || note.get().to_string()
+                    on:click=move |_| note.set(true)
+                    data-testid="mode-note"
+                >
+                    "Internal note"
+                </button>
+            </div>
+            <label class="visually-hidden" for="composer">
+                {move || if note.get() { "Internal note" } else { "Reply" }}
+            </label>
+            <textarea
+                id="composer"
+                node_ref=composer
+                rows="3"
+                bind:value=text
+                on:keydown=on_keydown
+                placeholder=move || {
+                    if note.get() {
+                        "Only agents see notes. Ctrl+Enter to add."
+                    } else {
+                        "Reply to the customer. Ctrl+Enter to send."
+                    }
+                }
+                data-testid="composer"
+            ></textarea>
+            <p class="error" role="alert">{move || error.get()}</p>
+            <button type="submit" disabled=move || busy.get() data-testid="composer-send">
+                {move || if note.get() { "Add note" } else { "Send" }}
+            </button>
+        </form>
+    }
+}
