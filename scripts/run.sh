@@ -22,9 +22,21 @@ if [ ! -s data/agent-api-key ]; then
 fi
 export MESSENGER_AGENT_API_KEY="${MESSENGER_AGENT_API_KEY:-$(cat data/agent-api-key)}"
 
+# The first admin of the inbox: created once, its password kept in data/
+# (readable only by you). Change it in the inbox, or make others with
+# `target/release/messenger-server create-admin --email E --name N`.
+ADMIN_EMAIL=${ADMIN_EMAIL:-admin@example.com}
+if [ ! -s data/admin-password ]; then
+  (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' > data/admin-password)
+  MESSENGER_ADMIN_PASSWORD="$(cat data/admin-password)" target/release/messenger-server \
+    create-admin --email "$ADMIN_EMAIL" --name Admin --database data/messenger.db
+fi
+
 cat <<INFO
 
-The messenger is starting. In another terminal, reply as an agent:
+The messenger is starting.
+Inbox: http://127.0.0.1:$PORT/inbox/  (sign in as $ADMIN_EMAIL, password in data/admin-password)
+Or reply through the agent API, in another terminal:
   KEY=\$(cat data/agent-api-key)
   curl -s -H "Authorization: Bearer \$KEY" http://127.0.0.1:$PORT/api/v1/agent/conversations
   curl -s -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\

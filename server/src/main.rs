@@ -92,6 +92,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // Scripts and tests wait for these lines on stdout; logs go to stderr.
     println!("listening on http://{addr}");
     println!("agent API on {public_url}/api/v1/agent/conversations");
+    println!("inbox on {public_url}/inbox/");
     if let Some(demo_addr) = config.demo_addr {
         let demo_listener = TcpListener::bind(demo_addr).await?;
         println!("demo page on http://{}/", demo_listener.local_addr()?);
