@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use messenger_wire::{AgentAccount, AgentList, InboxSession, Role};
+use messenger_wire::{AgentAccount, AgentList, AgentRef, InboxSession, Role, Team};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
 use support::{InboxClient, PASSWORD, TestApp, assert_error};
@@ -33,6 +33,7 @@ fn routes() -> Vec<(Method, &'static str, Option<serde_json::Value>)> {
         ),
         (Method::POST, "/agents/a_0123/disable", None),
         (Method::POST, "/agents/a_0123/enable", None),
+        (Method::GET, "/team", None),
         (Method::GET, "/events", None),
     ]
 }
@@ -497,6 +498,72 @@ async fn an_agent_who_is_not_an_admin_gets_403_on_admin_routes() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn every_agent_sees_the_enabled_agents_by_name_in_the_team_directory() {
+    let app = TestApp::spawn().await;
+    let ann = app
+        .create_agent("ann@example.com", "Ann", Role::Admin)
+        .await;
+    let zoe = app
+        .create_agent("zoe@example.com", "zoe", Role::Agent)
+        .await;
+    let bob = app
+        .create_agent("bob@example.com", "Bob", Role::Agent)
+        .await;
+    let eve = app
+        .create_agent("eve@example.com", "Eve", Role::Agent)
+        .await;
+    app.store
+        .set_agent_disabled(&eve.id, true, messenger_server::now_ms())
+        .await
+        .unwrap();
+
+    // Bob is not an admin: the team is his to read all the same.
+    let bob_client = app.login("bob@example.com", PASSWORD).await;
+    let response = bob_client.get("/team").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let team: Team = response.json().await.unwrap();
+    let expected: Vec<AgentRef> = [&ann, &bob, &zoe]
+        .into_iter()
+        .map(|a| AgentRef {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        })
+        .collect();
+    assert_eq!(team.agents, expected, "enabled only, by name, case ignored");
+    // Only ids and names: no emails, roles or dates.
+    let raw: serde_json::Value = bob_client.get("/team").await.json().await.unwrap();
+    assert_eq!(
+        raw,
+        json!({"agents": serde_json::to_value(&expected).unwrap()})
+    );
+
+    // A GET needs no CSRF token.
+    let without_csrf = bob_client
+        .request(Method::GET, "/team")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_csrf.status(), StatusCode::OK);
+
+    // Enabled again, Eve is back.
+    app.store
+        .set_agent_disabled(&eve.id, false, messenger_server::now_ms())
+        .await
+        .unwrap();
+    let team: Team = bob_client.get("/team").await.json().await.unwrap();
+    assert!(team.agents.iter().any(|a| a.id == eve.id));
+}
+
+#[tokio::test]
+async fn the_team_directory_needs_a_session() {
+    let app = TestApp::spawn().await;
+    app.create_admin("ann@example.com").await;
+    let response = app.client.get(app.api("/inbox/team")).send().await.unwrap();
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
 #[tokio::test]

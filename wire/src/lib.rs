@@ -471,6 +471,13 @@ pub struct AgentList {
     pub agents: Vec<AgentAccount>,
 }
 
+/// Response to `GET /api/v1/inbox/team`: the enabled agents, for any
+/// signed-in agent (to assign a conversation to another), sorted by name.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Team {
+    pub agents: Vec<AgentRef>,
+}
+
 // Bodies that carry passwords never print them.
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,7 +1,7 @@
 //! The inbox's API under `/api/v1/inbox`, for agents signed in with an email
 //! and a password: the session (sign in, who am I, sign out), the password,
-//! the agent accounts (admins only), the event stream, and (in
-//! [`conversations`]) the conversations themselves.
+//! the agent accounts (admins only), the team directory (every agent), the
+//! event stream, and (in [`conversations`]) the conversations themselves.
 //!
 //! Rules for every route (see the README's "Agent accounts"):
 //! - A request whose `Origin` is not this server's own, or that a browser
@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use messenger_wire::{
-    AgentAccount, AgentList, ChangePassword, ErrorCode, InboxSession, Login, NewAgent, Role,
+    AgentAccount, AgentList, ChangePassword, ErrorCode, InboxSession, Login, NewAgent, Role, Team,
 };
 use subtle::ConstantTimeEq;
 
@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/agents", get(list_agents).post(create_agent))
         .route("/agents/{id}/disable", post(disable_agent))
         .route("/agents/{id}/enable", post(enable_agent))
+        .route("/team", get(team))
         .route("/events", get(events))
         .merge(conversations::router())
 }
@@ -331,6 +332,14 @@ async fn list_agents(
 ) -> Result<ApiJson<AgentList>, ApiError> {
     Ok(ApiJson(AgentList {
         agents: state.store.agents().await?,
+    }))
+}
+
+/// `GET /api/v1/inbox/team` (any agent): the enabled agents, by name, to
+/// assign a conversation to.
+async fn team(_: InboxAgent, State(state): State<AppState>) -> Result<ApiJson<Team>, ApiError> {
+    Ok(ApiJson(Team {
+        agents: state.store.team().await?,
     }))
 }
 

@@ -6,7 +6,7 @@
 //! the functions that delete sessions return their ids, so the caller can
 //! announce them to the open streams (see [`crate::accounts::Revocations`]).
 
-use messenger_wire::{AgentAccount, Role};
+use messenger_wire::{AgentAccount, AgentRef, Role};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -79,6 +79,20 @@ impl Store {
             "SELECT {AGENT_COLUMNS} FROM agents ORDER BY created_at, id"
         ))
         .map(|row: SqliteRow| agent_from_row(&row))
+        .fetch_all(&self.read)
+        .await
+    }
+
+    /// The enabled agents, by name (case-insensitively), then id.
+    pub async fn team(&self) -> Result<Vec<AgentRef>, sqlx::Error> {
+        sqlx::query(
+            "SELECT id, name FROM agents WHERE disabled_at IS NULL
+             ORDER BY name COLLATE NOCASE, name, id",
+        )
+        .map(|row: SqliteRow| AgentRef {
+            id: row.get("id"),
+            name: row.get("name"),
+        })
         .fetch_all(&self.read)
         .await
     }
