@@ -5,9 +5,9 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messenger_wire::sse;
 use messenger_wire::{
-    API_PREFIX, Assign, Conversation, ErrorBody, ErrorCode, InboxConversation,
-    InboxConversationList, InboxConversationView, InboxSession, Login, MarkRead, Message, Note,
-    SendMessage,
+    API_PREFIX, AgentAccount, AgentList, Assign, ChangePassword, Conversation, ErrorBody,
+    ErrorCode, InboxConversation, InboxConversationList, InboxConversationView, InboxSession,
+    Login, MarkRead, Message, NewAgent, Note, SendMessage, Team,
 };
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -102,8 +102,17 @@ pub struct Filter {
     pub query: String,
 }
 
-pub async fn conversations(filter: &Filter) -> Result<InboxConversationList, ApiError> {
-    let mut query: Vec<(&str, &str)> = vec![("limit", "100")];
+/// A page of the list under `filter`, after the page whose `next_cursor`
+/// is `before`.
+pub async fn conversations(
+    filter: &Filter,
+    before: Option<&str>,
+) -> Result<InboxConversationList, ApiError> {
+    let limit = messenger_wire::MAX_PAGE_SIZE.to_string();
+    let mut query: Vec<(&str, &str)> = vec![("limit", &limit)];
+    if let Some(cursor) = before {
+        query.push(("before", cursor));
+    }
     if let Some(status) = filter.status {
         query.push(("status", status));
     }
@@ -160,6 +169,35 @@ pub async fn assign(
 
 pub async fn mark_read(csrf: &str, id: &str, seq: i64) -> Result<Conversation, ApiError> {
     json(post(csrf, &format!("/conversations/{id}/read")).json(&MarkRead { seq })).await
+}
+
+/// The enabled agents, for assigning.
+pub async fn team() -> Result<Team, ApiError> {
+    json(same_origin(Request::get(&url("/team"))).build()).await
+}
+
+/// Every account (admins only).
+pub async fn agents() -> Result<AgentList, ApiError> {
+    json(same_origin(Request::get(&url("/agents"))).build()).await
+}
+
+pub async fn create_agent(csrf: &str, agent: &NewAgent) -> Result<AgentAccount, ApiError> {
+    json(post(csrf, "/agents").json(agent)).await
+}
+
+/// `action`: `disable` or `enable`.
+pub async fn set_agent_enabled(
+    csrf: &str,
+    id: &str,
+    action: &str,
+) -> Result<AgentAccount, ApiError> {
+    json(post(csrf, &format!("/agents/{id}/{action}")).body("")).await
+}
+
+pub async fn change_password(csrf: &str, change: &ChangePassword) -> Result<(), ApiError> {
+    successful(post(csrf, "/password").json(change))
+        .await
+        .map(drop)
 }
 
 fn post(csrf: &str, path: &str) -> RequestBuilder {

@@ -14,13 +14,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messenger_wire::sse;
 use messenger_wire::{
-    InboxConversation, InboxConversationView, InboxSession, Message, MessageEvent, Note,
+    AgentRef, InboxConversation, InboxConversationView, InboxSession, Message, MessageEvent, Note,
     SendMessage,
 };
 use web_sys::AbortController;
 
 use crate::api::{self, ApiError, Filter};
 use crate::components::app::Auth;
+
+/// Rows the list shows at first, and adds with each "Show more".
+const LIST_PAGE: usize = 50;
 
 /// Reconnect waits: doubling from the first up to the last.
 const RECONNECT_MS: [u64; 6] = [500, 1_000, 2_000, 5_000, 10_000, 15_000];
@@ -64,12 +67,18 @@ pub struct Inbox {
     pub session: StoredValue<InboxSession>,
     pub filter: RwSignal<Filter>,
     pub list: RwSignal<Vec<InboxConversation>>,
+    /// How many rows the list wants: a page more each "Show more".
+    pub list_wanted: RwSignal<usize>,
+    /// The list goes on beyond what is shown.
+    pub list_more: RwSignal<bool>,
     pub list_error: RwSignal<Option<String>>,
     pub selected: RwSignal<Option<String>>,
     pub view: RwSignal<Option<InboxConversationView>>,
     pub view_error: RwSignal<Option<String>>,
     /// The live stream is connected.
     pub live: RwSignal<bool>,
+    /// The enabled agents, to assign conversations to.
+    pub team: RwSignal<Vec<AgentRef>>,
     auth: RwSignal<Auth>,
     list_loads: Coalesced,
     view_loads: Coalesced,
@@ -84,22 +93,37 @@ impl Inbox {
                 ..Filter::default()
             }),
             list: RwSignal::new(Vec::new()),
+            list_wanted: RwSignal::new(LIST_PAGE),
+            list_more: RwSignal::new(false),
             list_error: RwSignal::new(None),
             selected: RwSignal::new(None),
             view: RwSignal::new(None),
             view_error: RwSignal::new(None),
             live: RwSignal::new(false),
+            team: RwSignal::new(Vec::new()),
             auth,
             list_loads: Coalesced::new(),
             view_loads: Coalesced::new(),
         };
-        // A new filter: load the list again.
+        // A new filter: load the list again, from its first page.
         Effect::new(move |_| {
             inbox.filter.track();
+            inbox.list_wanted.set(LIST_PAGE);
             inbox.reload_list();
         });
         spawn_local(inbox.follow());
+        inbox.reload_team();
         inbox
+    }
+
+    /// Loads the team again (agents come and go: on start, and each time a
+    /// conversation is opened).
+    pub fn reload_team(self) {
+        spawn_local(async move {
+            if let Ok(team) = api::team().await {
+                self.team.set(team.agents);
+            }
+        });
     }
 
     pub fn csrf(self) -> String {
@@ -119,21 +143,45 @@ impl Inbox {
         error.message()
     }
 
+    /// Loads the list again under its filter, as many rows as it shows
+    /// (pages of the server's largest size, following its cursor).
     pub fn reload_list(self) {
         self.list_loads.run(move || async move {
             let filter = self.filter.get_untracked();
-            match api::conversations(&filter).await {
-                Ok(list) => {
-                    self.list.set(list.conversations);
-                    self.list_error.set(None);
+            let wanted = self.list_wanted.get_untracked();
+            let mut rows: Vec<InboxConversation> = Vec::new();
+            let mut cursor: Option<String> = None;
+            let more = loop {
+                match api::conversations(&filter, cursor.as_deref()).await {
+                    Ok(page) => {
+                        rows.extend(page.conversations);
+                        cursor = page.next_cursor;
+                        if cursor.is_none() || rows.len() >= wanted {
+                            break cursor.is_some() || rows.len() > wanted;
+                        }
+                    }
+                    Err(error) => {
+                        self.list_error.set(Some(self.failed(&error)));
+                        return;
+                    }
                 }
-                Err(error) => self.list_error.set(Some(self.failed(&error))),
-            }
+            };
+            rows.truncate(wanted);
+            self.list.set(rows);
+            self.list_more.set(more);
+            self.list_error.set(None);
         });
+    }
+
+    /// Shows a page more of the list.
+    pub fn show_more(self) {
+        self.list_wanted.update(|w| *w += LIST_PAGE);
+        self.reload_list();
     }
 
     /// Opens a conversation (and marks it read).
     pub fn select(self, id: String) {
+        self.reload_team();
         if self.selected.get_untracked().as_deref() != Some(id.as_str()) {
             self.view.set(None);
             self.selected.set(Some(id));
@@ -212,9 +260,8 @@ impl Inbox {
             .await;
     }
 
-    /// Assigns the open conversation to this agent, or to nobody.
-    pub async fn assign(self, to_me: bool) {
-        let agent = to_me.then(|| self.agent_id());
+    /// Assigns the open conversation to an agent, or to nobody.
+    pub async fn assign(self, agent: Option<String>) {
         self.act(move |csrf, id| async move { api::assign(&csrf, &id, agent).await })
             .await;
     }

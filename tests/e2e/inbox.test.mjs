@@ -201,3 +201,62 @@ scenario('the main flow works from the keyboard, and ? lists the shortcuts', asy
   await page.keyboard.press('c');
   await eventually(async () => assert.equal(await inbox.viewStatus.innerText(), 'closed'));
 });
+
+scenario('search narrows the list to conversations with a word in their messages', async (world) => {
+  const admin = await world.createAdmin();
+  const inbox = new Inbox(await (await world.launchProfile('agent')).open('about:blank'), world.server.origin);
+  await inbox.open();
+  await inbox.signIn(admin);
+  await customerWrites(world, 'first', 'My parcel never arrived');
+  await customerWrites(world, 'second', 'How do I change my password?');
+  await eventually(async () => assert.equal((await inbox.listed()).length, 2), { what: 'both conversations' });
+  const parcel = await conversationWith(world, 'My parcel never arrived');
+
+  await inbox.page.getByTestId('search').fill('parcel');
+  await inbox.page.getByTestId('search').press('Enter');
+  await eventually(async () => assert.deepEqual(await inbox.listed(), [parcel]), { what: 'only the parcel conversation' });
+
+  await inbox.page.getByTestId('search').fill('');
+  await inbox.page.getByTestId('search').press('Enter');
+  await eventually(async () => assert.equal((await inbox.listed()).length, 2), { what: 'both again' });
+});
+
+scenario('an admin adds an agent in Settings, who signs in and can be given a conversation; disabling her signs her out', async (world) => {
+  const admin = await world.createAdmin({ email: 'ada@example.com', name: 'Ada' });
+  const adaInbox = new Inbox(await (await world.launchProfile('ada')).open('about:blank'), world.server.origin);
+  await adaInbox.open();
+  await adaInbox.signIn(admin);
+
+  const page = adaInbox.page;
+  await page.getByTestId('open-settings').click();
+  const team = page.getByTestId('team');
+  await team.getByLabel('Name').fill('Grace Hopper');
+  await team.getByLabel('Email').fill('grace@example.com');
+  await team.getByLabel('First password (12 characters or more)').fill('a long first password');
+  await team.getByRole('button', { name: 'Add agent' }).click();
+  await team.locator('[data-testid=team-member][data-email="grace@example.com"]').getByText('active').waitFor();
+
+  const graceInbox = new Inbox(await (await world.launchProfile('grace')).open('about:blank'), world.server.origin);
+  await graceInbox.open();
+  await graceInbox.signIn({ email: 'grace@example.com', password: 'a long first password' });
+  assert.match(await graceInbox.signedInAs.innerText(), /Grace Hopper\s*agent/);
+
+  // Ada hands a conversation to Grace, who sees it assigned to her.
+  await customerWrites(world, 'customer', 'Question for the team');
+  const id = await conversationWith(world, 'Question for the team');
+  await page.getByTestId('open-settings').click();
+  await adaInbox.row(id).click();
+  await adaInbox.page.getByTestId('assign-other').selectOption({ label: 'Grace Hopper' });
+  await eventually(async () => assert.equal(await graceInbox.row(id).getAttribute('data-assignee'), 'Grace Hopper'), {
+    what: "Grace's list to show the conversation assigned to her",
+  });
+
+  // Disabled, Grace is signed out at once: her live stream is closed.
+  await page.getByTestId('open-settings').click();
+  const grace = team.locator('[data-testid=team-member][data-email="grace@example.com"]');
+  await grace.getByRole('button', { name: 'Disable' }).click();
+  await grace.getByText('disabled').waitFor();
+  await graceInbox.email.waitFor({ timeout: 30_000 });
+  await graceInbox.attemptSignIn({ email: 'grace@example.com', password: 'a long first password' });
+  await graceInbox.error.getByText('Wrong email or password.').waitFor();
+});

@@ -132,6 +132,23 @@ pub fn ConversationList() -> impl IntoView {
                     .with(Vec::is_empty)
                     .then(|| view! { <p class="empty">"No conversations here."</p> })
             }}
+            {move || {
+                inbox
+                    .list_more
+                    .get()
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="more"
+                                on:click=move |_| inbox.show_more()
+                                data-testid="show-more"
+                            >
+                                "Show more"
+                            </button>
+                        }
+                    })
+            }}
         </nav>
     }
 }

@@ -1,5 +1,6 @@
 pub mod app;
 pub mod list;
+pub mod settings;
 pub mod shell;
 pub mod sign_in;
 pub mod time;

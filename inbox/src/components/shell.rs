@@ -9,7 +9,7 @@ use messenger_wire::{ConversationStatus, InboxSession};
 
 use crate::api;
 use crate::components::app::Auth;
-use crate::components::{list::ConversationList, view::ConversationView};
+use crate::components::{list::ConversationList, settings::Settings, view::ConversationView};
 use crate::state::Inbox;
 
 /// The shortcuts, as the help overlay lists them.
@@ -28,6 +28,7 @@ pub fn Shell(session: InboxSession) -> impl IntoView {
     let inbox = Inbox::new(session, auth);
     provide_context(inbox);
     let help = RwSignal::new(false);
+    let settings = RwSignal::new(false);
     let composer = NodeRef::<Textarea>::new();
 
     let sign_out = move |_| {
@@ -53,7 +54,7 @@ pub fn Shell(session: InboxSession) -> impl IntoView {
             help.set(false);
             return;
         }
-        if in_field {
+        if in_field || settings.get_untracked() {
             return;
         }
         match key.as_str() {
@@ -107,14 +108,24 @@ pub fn Shell(session: InboxSession) -> impl IntoView {
             <button type="button" class="link" on:click=move |_| help.set(true)>
                 "Shortcuts"
             </button>
+            <button
+                type="button"
+                class="link"
+                aria-pressed=move || settings.get().to_string()
+                on:click=move |_| settings.update(|s| *s = !*s)
+                data-testid="open-settings"
+            >
+                "Settings"
+            </button>
             <button type="button" class="link" on:click=sign_out data-testid="sign-out">
                 "Sign out"
             </button>
         </header>
-        <main class="inbox" data-testid="inbox">
+        <main class="inbox" data-testid="inbox" hidden=move || settings.get()>
             <ConversationList />
             <ConversationView composer />
         </main>
+        {move || settings.get().then(|| view! { <Settings /> })}
         {move || {
             help.get()
                 .then(|| {

@@ -77,7 +77,27 @@ fn Open(view: InboxConversationView, composer: NodeRef<Textarea>) -> impl IntoVi
     let toggle_status = move |_| {
         spawn_local(inbox.set_status(if closed { "reopen" } else { "close" }));
     };
-    let toggle_assign = move |_| spawn_local(inbox.assign(!mine));
+    let me = inbox.agent_id();
+    let toggle_assign = {
+        let me = me.clone();
+        move |_| spawn_local(inbox.assign((!mine).then(|| me.clone())))
+    };
+    let assign_other = move |event: leptos::ev::Event| {
+        let agent = event_target_value(&event);
+        if !agent.is_empty() {
+            spawn_local(inbox.assign(Some(agent)));
+        }
+    };
+    let current = conversation.assignee.as_ref().map(|a| a.id.clone());
+    let others = move || {
+        inbox
+            .team
+            .get()
+            .into_iter()
+            .filter(|a| a.id != me && Some(&a.id) != current.as_ref())
+            .map(|a| view! { <option value=a.id>{a.name}</option> })
+            .collect_view()
+    };
 
     view! {
         <section class="view" aria-labelledby="view-title" data-testid="conversation-view">
@@ -90,6 +110,11 @@ fn Open(view: InboxConversationView, composer: NodeRef<Textarea>) -> impl IntoVi
                 <button type="button" on:click=toggle_assign data-testid="assign-toggle">
                     {if mine { "Unassign" } else { "Assign to me" }}
                 </button>
+                <label class="visually-hidden" for="assign-other">"Assign to another agent"</label>
+                <select id="assign-other" on:change=assign_other data-testid="assign-other">
+                    <option value="">"Assign to…"</option>
+                    {others}
+                </select>
                 <button
                     type="button"
                     on:click=toggle_status

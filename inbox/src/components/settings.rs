@@ -1,0 +1,187 @@
+//! Settings: the agent's own password, and for admins the team (create,
+//! disable and enable accounts).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use messenger_wire::{AgentAccount, ChangePassword, NewAgent, Role};
+
+use crate::api;
+use crate::state::Inbox;
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let admin = inbox.session.with_value(|s| s.agent.role == Role::Admin);
+    view! {
+        <section class="settings" aria-label="Settings" data-testid="settings">
+            <Password />
+            {admin.then(|| view! { <TeamAdmin /> })}
+        </section>
+    }
+}
+
+/// The value of the form's field `name` (an input or a select).
+fn field(form: &web_sys::HtmlFormElement, name: &str) -> String {
+    js_sys::Reflect::get(form, &name.into())
+        .and_then(|el| js_sys::Reflect::get(&el, &"value".into()))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn form_of(event: &leptos::ev::SubmitEvent) -> Option<web_sys::HtmlFormElement> {
+    use wasm_bindgen::JsCast;
+    event.prevent_default();
+    event.target()?.dyn_into().ok()
+}
+
+#[component]
+fn Password() -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let outcome = RwSignal::new(None::<(bool, String)>);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        let Some(form) = form_of(&event) else { return };
+        let change = ChangePassword {
+            current_password: field(&form, "current"),
+            new_password: field(&form, "new"),
+        };
+        spawn_local(async move {
+            match api::change_password(&inbox.csrf(), &change).await {
+                Ok(()) => {
+                    form.reset();
+                    outcome.set(Some((
+                        true,
+                        "Password changed. Your other sessions are signed out.".to_owned(),
+                    )));
+                }
+                Err(error) => outcome.set(Some((false, error.message()))),
+            }
+        });
+    };
+    view! {
+        <form class="panel-form" on:submit=submit>
+            <h2>"Your password"</h2>
+            <label for="current">"Current password"</label>
+            <input id="current" name="current" type="password" autocomplete="current-password" required />
+            <label for="new">"New password (12 characters or more)"</label>
+            <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required />
+            <p
+                class=move || if outcome.with(|o| matches!(o, Some((true, _)))) { "ok" } else { "error" }
+                role="alert"
+            >
+                {move || outcome.get().map(|(_, text)| text)}
+            </p>
+            <button type="submit">"Change password"</button>
+        </form>
+    }
+}
+
+#[component]
+fn TeamAdmin() -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let agents = RwSignal::new(Vec::<AgentAccount>::new());
+    let error = RwSignal::new(None::<String>);
+    let reload = move || {
+        spawn_local(async move {
+            match api::agents().await {
+                Ok(list) => agents.set(list.agents),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    reload();
+    let create = move |event: leptos::ev::SubmitEvent| {
+        let Some(form) = form_of(&event) else { return };
+        let role = if field(&form, "role") == "admin" {
+            Role::Admin
+        } else {
+            Role::Agent
+        };
+        let agent = NewAgent {
+            email: field(&form, "email"),
+            name: field(&form, "name"),
+            password: field(&form, "password"),
+            role,
+        };
+        spawn_local(async move {
+            match api::create_agent(&inbox.csrf(), &agent).await {
+                Ok(_) => {
+                    form.reset();
+                    error.set(None);
+                    reload();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    let me = inbox.agent_id();
+    view! {
+        <div class="panel-form team" data-testid="team">
+            <h2>"Team"</h2>
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Email"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || agents.get() key=|a| (a.id.clone(), a.disabled_at) let:agent>
+                        {
+                            let disabled = agent.disabled_at.is_some();
+                            let id = agent.id.clone();
+                            let own = agent.id == me;
+                            let toggle = move |_| {
+                                let id = id.clone();
+                                spawn_local(async move {
+                                    let action = if disabled { "enable" } else { "disable" };
+                                    match api::set_agent_enabled(&inbox.csrf(), &id, action).await {
+                                        Ok(_) => reload(),
+                                        Err(e) => error.set(Some(e.message())),
+                                    }
+                                });
+                            };
+                            view! {
+                                <tr data-testid="team-member" data-email=agent.email.clone()>
+                                    <td>{agent.name.clone()}</td>
+                                    <td>{agent.email.clone()}</td>
+                                    <td>{agent.role.as_str()}</td>
+                                    <td>{if disabled { "disabled" } else { "active" }}</td>
+                                    <td>
+                                        {(!own)
+                                            .then(|| {
+                                                view! {
+                                                    <button type="button" on:click=toggle.clone()>
+                                                        {if disabled { "Enable" } else { "Disable" }}
+                                                    </button>
+                                                }
+                                            })}
+                                    </td>
+                                </tr>
+                            }
+                        }
+                    </For>
+                </tbody>
+            </table>
+            <form on:submit=create class="new-agent">
+                <h3>"Add an agent"</h3>
+                <label for="new-name">"Name"</label>
+                <input id="new-name" name="name" required />
+                <label for="new-email">"Email"</label>
+                <input id="new-email" name="email" type="email" required />
+                <label for="new-password">"First password (12 characters or more)"</label>
+                <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="12" required />
+                <label for="new-role">"Role"</label>
+                <select id="new-role" name="role">
+                    <option value="agent">"Agent"</option>
+                    <option value="admin">"Admin"</option>
+                </select>
+                <p class="error" role="alert">{move || error.get()}</p>
+                <button type="submit">"Add agent"</button>
+            </form>
+        </div>
+    }
+}
