@@ -269,9 +269,10 @@ impl Default for LoginLimits {
     }
 }
 
-/// Announces revoked sessions (by id) to the open inbox streams of this
-/// process, which end at once. Other instances' streams notice within
-/// [`SESSION_RECHECK`] (see the module's note).
+/// Announces revoked sessions and agent API keys (by id: `s_…` and `k_…`
+/// never collide) to the open streams of this process, which end at once.
+/// Other instances' streams notice within [`SESSION_RECHECK`] (see the
+/// module's note).
 #[derive(Clone)]
 pub struct Revocations(Arc<broadcast::Sender<Arc<str>>>);
 
@@ -281,9 +282,31 @@ impl Default for Revocations {
     }
 }
 
+/// What a stream was opened with.
+enum Credential {
+    Session(String),
+    ApiKey(String),
+}
+
+impl Credential {
+    fn id(&self) -> &str {
+        match self {
+            Credential::Session(id) | Credential::ApiKey(id) => id,
+        }
+    }
+
+    async fn is_active(&self, store: &Store) -> Result<bool, sqlx::Error> {
+        match self {
+            Credential::Session(id) => store.session_is_active(id, crate::now_ms()).await,
+            Credential::ApiKey(id) => store.api_key_is_active(id).await,
+        }
+    }
+}
+
 impl Revocations {
-    pub fn revoke(&self, session_ids: impl IntoIterator<Item = String>) {
-        for id in session_ids {
+    /// Announces revoked sessions or API keys by id.
+    pub fn revoke(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
             // No receiver (no stream open) is fine.
             let _ = self.0.send(id.into());
         }
@@ -298,6 +321,24 @@ impl Revocations {
         store: Store,
         session_id: String,
     ) -> impl Future<Output = ()> + Send + use<> {
+        self.ended_for(store, Credential::Session(session_id))
+    }
+
+    /// [`Revocations::ended`] for an agent API key: completes when the key
+    /// is revoked.
+    pub fn key_revoked(
+        &self,
+        store: Store,
+        key_id: String,
+    ) -> impl Future<Output = ()> + Send + use<> {
+        self.ended_for(store, Credential::ApiKey(key_id))
+    }
+
+    fn ended_for(
+        &self,
+        store: Store,
+        credential: Credential,
+    ) -> impl Future<Output = ()> + Send + use<> {
         let mut revoked = self.0.subscribe();
         async move {
             let mut recheck = tokio::time::interval(SESSION_RECHECK);
@@ -305,7 +346,7 @@ impl Revocations {
             loop {
                 let check = tokio::select! {
                     received = revoked.recv() => match received {
-                        Ok(id) if *id == *session_id => return,
+                        Ok(id) if *id == *credential.id() => return,
                         Ok(_) => false,
                         Err(broadcast::error::RecvError::Lagged(_)) => true,
                         Err(broadcast::error::RecvError::Closed) => return,
@@ -314,8 +355,7 @@ impl Revocations {
                 };
                 if check {
                     // A failed check keeps the stream; the next one decides.
-                    let now = crate::now_ms();
-                    if let Ok(false) = store.session_is_active(&session_id, now).await {
+                    if let Ok(false) = credential.is_active(&store).await {
                         return;
                     }
                 }

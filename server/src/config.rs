@@ -70,8 +70,10 @@ pub struct Config {
     #[arg(long, env = "MESSENGER_ASSETS", default_value = "dist")]
     pub assets: PathBuf,
 
-    /// Key that authenticates the agent API (`Authorization: Bearer KEY`), at
-    /// least 16 characters. Without it the agent API refuses every request.
+    /// A key that authenticates the agent API (`Authorization: Bearer KEY`),
+    /// at least 16 characters: a bootstrap for the first integration. Admins
+    /// create and revoke the integrations' own keys in the inbox; those work
+    /// with or without this one.
     #[arg(long, env = "MESSENGER_AGENT_API_KEY", hide_env_values = true)]
     pub agent_api_key: Option<Secret>,
 

@@ -3,7 +3,7 @@
 //! Conversation tokens carry 256 bits of randomness and are stored only as
 //! their SHA-256 hash: a fast hash is enough for secrets this long (there is
 //! nothing to brute-force), and it lets the lookup use an index. Inbox
-//! session tokens work the same way. Passwords, which people choose, are
+//! session tokens and agent API keys work the same way. Passwords, which people choose, are
 //! another matter: see [`crate::accounts`].
 
 use base64::Engine;
@@ -31,6 +31,22 @@ const SESSION_TOKEN_PREFIX: &str = "mws_";
 /// A new inbox session token: `mws_` and 43 base64url characters (256 bits).
 pub fn session_token() -> String {
     format!("{SESSION_TOKEN_PREFIX}{}", random_string::<32>())
+}
+
+/// A new agent API key: `mwk_` and 43 base64url characters (256 bits).
+pub fn api_key() -> String {
+    format!(
+        "{}{}",
+        messenger_wire::API_KEY_PREFIX,
+        random_string::<32>()
+    )
+}
+
+/// The non-secret hint of an API key: `mwk_` and its next 8 characters.
+pub fn api_key_hint(key: &str) -> String {
+    key.chars()
+        .take(messenger_wire::API_KEY_PREFIX.len() + 8)
+        .collect()
 }
 
 /// The CSRF token of a session, derived from its token rather than stored:
@@ -70,6 +86,11 @@ pub fn agent_id() -> String {
     format!("a_{}", hex::<16>())
 }
 
+/// Agent API key id (not a secret): `k_` and 128 random bits in hex.
+pub fn api_key_id() -> String {
+    format!("k_{}", hex::<16>())
+}
+
 /// Inbox session id (not a secret: it names the session in revocations).
 pub fn session_id() -> String {
     format!("s_{}", hex::<16>())
@@ -105,6 +126,17 @@ mod tests {
     }
 
     #[test]
+    fn api_keys_are_prefixed_and_their_hint_is_short() {
+        let key = api_key();
+        assert!(key.starts_with("mwk_"));
+        assert_eq!(key.len(), 4 + 43);
+        assert_ne!(key, api_key());
+        let hint = api_key_hint(&key);
+        assert_eq!(hint.len(), 12);
+        assert!(key.starts_with(&hint));
+    }
+
+    #[test]
     fn ids_use_only_cursor_safe_characters() {
         for id in [
             conversation_id(),
@@ -112,6 +144,7 @@ mod tests {
             note_id(),
             agent_id(),
             session_id(),
+            api_key_id(),
         ] {
             assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         }

@@ -5,7 +5,7 @@
 //! - [`config`]: flags and environment variables.
 //! - [`api`]: the JSON API under `/api/v1`, one module per audience
 //!   ([`api::customer`] for the widget, [`api::agent`] for integrations
-//!   with the agent API key, [`api::inbox`] for signed-in agents).
+//!   with an agent API key, [`api::inbox`] for signed-in agents).
 //! - [`accounts`]: agent accounts, passwords, login limits, revoked sessions.
 //! - [`store`]: every SQL statement, over one SQLite file.
 //! - [`assets`]: the widget's loader and frame, with their caching and CSP.
@@ -52,7 +52,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    /// SHA-256 of the agent API key, when one is configured.
+    /// SHA-256 of the configured agent API key (the bootstrap), if any; the
+    /// keys created in the inbox are in the database.
     pub agent_key_hash: Option<Arc<[u8; 32]>>,
     pub assets: Arc<assets::Assets>,
     allowed_origins: Arc<Vec<HeaderValue>>,

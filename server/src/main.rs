@@ -68,9 +68,14 @@ async fn create_admin(admin: CreateAdmin) -> Result<ExitCode, Box<dyn std::error
 
 /// Serves until Ctrl-C or SIGTERM.
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    if config.agent_api_key.is_none() {
-        tracing::warn!(
-            "no agent API key configured (--agent-api-key): the agent API refuses every request"
+    if config.agent_api_key.is_some() {
+        tracing::info!(
+            "configured agent API key set (--agent-api-key): a bootstrap for the first integration; \
+             admins create and revoke the integrations' keys in the inbox"
+        );
+    } else {
+        tracing::info!(
+            "no configured agent API key (--agent-api-key): the agent API accepts the keys admins create in the inbox"
         );
     }
     let state = AppState::new(&config).await?;

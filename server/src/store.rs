@@ -48,8 +48,10 @@ use crate::feed::{Feed, FeedEvent};
 use crate::ids;
 
 mod accounts;
+mod api_keys;
 mod inbox;
 pub use accounts::{AgentRecord, SessionRecord};
+pub use api_keys::{API_KEY_TOUCH_MS, ActiveApiKey};
 pub use inbox::{
     AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, StartContext, Waiting,
 };

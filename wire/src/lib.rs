@@ -478,6 +478,59 @@ pub struct Team {
     pub agents: Vec<AgentRef>,
 }
 
+/// Prefix of agent API keys, so a leaked one is recognisable.
+pub const API_KEY_PREFIX: &str = "mwk_";
+
+/// An agent API key as the inbox lists it: never the key itself.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct ApiKeyInfo {
+    /// `k_` and 32 hex digits.
+    pub id: String,
+    pub name: String,
+    /// The key's first characters (`mwk_` and 8 more), to tell keys apart;
+    /// not enough to use it.
+    pub hint: String,
+    /// The admin who created it.
+    pub created_by: AgentRef,
+    pub created_at: i64,
+    /// When it last authenticated a request (to the minute).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    /// When an admin revoked it; a revoked key no longer works.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+}
+
+/// Body of `POST /api/v1/inbox/api-keys` (admins only).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct NewApiKey {
+    /// What the key is for, 1 to 100 characters.
+    pub name: String,
+}
+
+/// Response to `POST /api/v1/inbox/api-keys`: the only time the secret is
+/// shown (only its hash is stored).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct CreatedApiKey {
+    pub key: ApiKeyInfo,
+    /// `mwk_` and 43 base64url characters; send it as `Authorization: Bearer`.
+    pub secret: String,
+}
+
+/// Response to `GET /api/v1/inbox/api-keys`, oldest first.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct ApiKeyList {
+    pub keys: Vec<ApiKeyInfo>,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
 // Bodies that carry passwords never print them.
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

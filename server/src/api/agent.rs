@@ -1,6 +1,10 @@
-//! The agent's API, authenticated by the configured agent API key: list
-//! conversations by last activity, read one, reply. (Agent accounts and the
-//! inbox replace the single key later; the routes stay.)
+//! The agent's API for integrations, authenticated by an agent API key
+//! (created by an admin in the inbox) or by the configured key (a bootstrap
+//! for the first integration): list conversations by last activity, read
+//! one, reply, follow every conversation's events.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -87,16 +91,32 @@ async fn reply(
 /// `GET /api/v1/agent/events`: every conversation's messages as Server-Sent
 /// Events of `MessageEvent`, each with its global position as id: after the
 /// position in `Last-Event-ID` (or `after`), else live from now.
+/// A stream opened with an API key ends when the key is revoked; one opened
+/// with the configured key lasts until the server stops.
 async fn events(
-    _: Agent,
+    agent: Agent,
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let after = stream::agent_resume_point(&headers, params.after)?;
+    let ended: Pin<Box<dyn Future<Output = ()> + Send>> = match agent.api_key_id {
+        Some(key_id) => {
+            // Listen for revocations first, then check the key again: one
+            // revoked in between is seen either way.
+            let revoked = state
+                .revocations
+                .key_revoked(state.store.clone(), key_id.clone());
+            if !state.store.api_key_is_active(&key_id).await? {
+                return Err(ApiError::unauthorized());
+            }
+            Box::pin(revoked)
+        }
+        None => Box::pin(std::future::pending()),
+    };
     Ok((
         NO_PROXY_BUFFERING,
-        stream::all_conversations(&state, after, std::future::pending()).await?,
+        stream::all_conversations(&state, after, ended).await?,
     ))
 }
 

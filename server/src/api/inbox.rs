@@ -1,7 +1,8 @@
 //! The inbox's API under `/api/v1/inbox`, for agents signed in with an email
 //! and a password: the session (sign in, who am I, sign out), the password,
 //! the agent accounts (admins only), the team directory (every agent), the
-//! event stream, and (in [`conversations`]) the conversations themselves.
+//! event stream, (in [`api_keys`]) the agent API keys (admins only), and
+//! (in [`conversations`]) the conversations themselves.
 //!
 //! Rules for every route (see the README's "Agent accounts"):
 //! - A request whose `Origin` is not this server's own, or that a browser
@@ -13,6 +14,7 @@
 //! - Every request but GET and HEAD also carries the session's CSRF token in
 //!   `X-CSRF-Token` (403 `csrf_failed` otherwise); signing in needs none.
 
+mod api_keys;
 mod conversations;
 
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/team", get(team))
         .route("/events", get(events))
         .merge(conversations::router())
+        .merge(api_keys::router())
 }
 
 /// A request from this server's own pages (or from no browser page at all:
@@ -163,7 +166,7 @@ impl FromRequestParts<AppState> for InboxAdmin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let agent = InboxAgent::from_request_parts(parts, state).await?;
         if agent.agent.role != Role::Admin {
-            return Err(ApiError::forbidden("only admins may manage agents"));
+            return Err(ApiError::forbidden("only admins may do this"));
         }
         Ok(InboxAdmin(agent))
     }

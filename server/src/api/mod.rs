@@ -54,21 +54,44 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
-/// A request authenticated with the agent API key.
-pub struct Agent;
+/// A request to the agent API, authenticated by an agent API key created
+/// in the inbox (`mwk_…`, found by its hash; revoked keys fail at once) or
+/// by the configured `--agent-api-key`, a bootstrap for the first
+/// integration. Every failure is the same 401.
+pub struct Agent {
+    /// The id of the API key used; `None` for the configured key.
+    pub api_key_id: Option<String>,
+}
 
 impl FromRequestParts<AppState> for Agent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (Some(expected), Some(given)) = (state.agent_key_hash.as_ref(), bearer(parts)) else {
-            return Err(ApiError::unauthorized());
-        };
-        if bool::from(ids::hash_secret(given)[..].ct_eq(&expected[..])) {
-            Ok(Agent)
-        } else {
-            Err(ApiError::unauthorized())
+        let given = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let hash = ids::hash_secret(given);
+        if let Some(expected) = state.agent_key_hash.as_ref()
+            && bool::from(hash[..].ct_eq(&expected[..]))
+        {
+            return Ok(Agent { api_key_id: None });
         }
+        if !given.starts_with(messenger_wire::API_KEY_PREFIX) {
+            return Err(ApiError::unauthorized());
+        }
+        let key = state
+            .store
+            .active_api_key(&hash)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let now = crate::now_ms();
+        if key
+            .last_used_at
+            .is_none_or(|at| now - at >= crate::store::API_KEY_TOUCH_MS)
+        {
+            state.store.touch_api_key(&key.id, now).await?;
+        }
+        Ok(Agent {
+            api_key_id: Some(key.id),
+        })
     }
 }
 
