@@ -5,9 +5,10 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messenger_wire::sse;
 use messenger_wire::{
-    API_PREFIX, AgentAccount, AgentList, Assign, ChangePassword, Conversation, ErrorBody,
-    ErrorCode, InboxConversation, InboxConversationList, InboxConversationView, InboxSession,
-    Login, MarkRead, Message, NewAgent, Note, SendMessage, Team,
+    API_PREFIX, AgentAccount, AgentList, ApiKeyInfo, ApiKeyList, Assign, ChangePassword,
+    Conversation, CreatedApiKey, ErrorBody, ErrorCode, InboxConversation, InboxConversationList,
+    InboxConversationView, InboxSession, Login, MarkRead, Message, NewAgent, NewApiKey, Note,
+    SendMessage, Team,
 };
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -198,6 +199,23 @@ pub async fn change_password(csrf: &str, change: &ChangePassword) -> Result<(), 
     successful(post(csrf, "/password").json(change))
         .await
         .map(drop)
+}
+
+/// The integrations' API keys (admins only); never the keys themselves.
+pub async fn api_keys() -> Result<ApiKeyList, ApiError> {
+    json(same_origin(Request::get(&url("/api-keys"))).build()).await
+}
+
+/// A new key: the answer holds its secret, once.
+pub async fn create_api_key(csrf: &str, name: &str) -> Result<CreatedApiKey, ApiError> {
+    let body = NewApiKey {
+        name: name.to_owned(),
+    };
+    json(post(csrf, "/api-keys").json(&body)).await
+}
+
+pub async fn revoke_api_key(csrf: &str, id: &str) -> Result<ApiKeyInfo, ApiError> {
+    json(post(csrf, &format!("/api-keys/{id}/revoke")).body("")).await
 }
 
 fn post(csrf: &str, path: &str) -> RequestBuilder {

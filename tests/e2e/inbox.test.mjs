@@ -260,3 +260,32 @@ scenario('an admin adds an agent in Settings, who signs in and can be given a co
   await graceInbox.attemptSignIn({ email: 'grace@example.com', password: 'a long first password' });
   await graceInbox.error.getByText('Wrong email or password.').waitFor();
 });
+
+scenario('an admin creates an API key shown once, an integration uses it, and revoking it locks the integration out', async (world) => {
+  const admin = await world.createAdmin();
+  const inbox = new Inbox(await (await world.launchProfile('admin')).open('about:blank'), world.server.origin);
+  await inbox.open();
+  await inbox.signIn(admin);
+  const page = inbox.page;
+  await page.getByTestId('open-settings').click();
+  const keys = page.getByTestId('api-keys');
+  await keys.getByLabel('New key for').fill('CRM sync');
+  await keys.getByRole('button', { name: 'Create key' }).click();
+  const secret = await keys.getByTestId('api-key-secret').innerText();
+  assert.match(secret, /^mwk_[A-Za-z0-9_-]{43}$/);
+
+  const agentApi = (key) =>
+    fetch(`${world.server.origin}/api/v1/agent/conversations`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal((await agentApi(secret)).status, 200, 'the new key works on the agent API');
+
+  // Shown once: gone after "Done", and the key list never holds it.
+  await keys.getByRole('button', { name: 'Done' }).click();
+  await keys.getByTestId('api-key-secret').waitFor({ state: 'detached' });
+  const listed = await page.evaluate(async () => (await fetch('/api/v1/inbox/api-keys')).text());
+  assert.ok(!listed.includes(secret), 'the key list never carries the secret');
+
+  const row = keys.locator('[data-testid=api-key][data-name="CRM sync"]');
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByText('revoked').waitFor();
+  assert.equal((await agentApi(secret)).status, 401, 'a revoked key is refused at once');
+});

@@ -1,9 +1,10 @@
 //! Settings: the agent's own password, and for admins the team (create,
-//! disable and enable accounts).
+//! disable and enable accounts) and the integrations' API keys (create,
+//! shown once; revoke).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use messenger_wire::{AgentAccount, ChangePassword, NewAgent, Role};
+use messenger_wire::{AgentAccount, ApiKeyInfo, ChangePassword, NewAgent, Role};
 
 use crate::api;
 use crate::state::Inbox;
@@ -16,6 +17,7 @@ pub fn Settings() -> impl IntoView {
         <section class="settings" aria-label="Settings" data-testid="settings">
             <Password />
             {admin.then(|| view! { <TeamAdmin /> })}
+            {admin.then(|| view! { <ApiKeys /> })}
         </section>
     }
 }
@@ -181,6 +183,117 @@ fn TeamAdmin() -> impl IntoView {
                 </select>
                 <p class="error" role="alert">{move || error.get()}</p>
                 <button type="submit">"Add agent"</button>
+            </form>
+        </div>
+    }
+}
+
+#[component]
+fn ApiKeys() -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let keys = RwSignal::new(Vec::<ApiKeyInfo>::new());
+    let error = RwSignal::new(None::<String>);
+    // The secret of the key just created: shown here once, never again.
+    let secret = RwSignal::new(None::<String>);
+    let reload = move || {
+        spawn_local(async move {
+            match api::api_keys().await {
+                Ok(list) => keys.set(list.keys),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    reload();
+    let create = move |event: leptos::ev::SubmitEvent| {
+        let Some(form) = form_of(&event) else { return };
+        let name = field(&form, "key-name");
+        spawn_local(async move {
+            match api::create_api_key(&inbox.csrf(), &name).await {
+                Ok(created) => {
+                    form.reset();
+                    error.set(None);
+                    secret.set(Some(created.secret));
+                    reload();
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    view! {
+        <div class="panel-form keys" data-testid="api-keys">
+            <h2>"API keys"</h2>
+            <p class="hint">
+                "For integrations: send a key as " <code>"Authorization: Bearer KEY"</code>
+                " to the agent API."
+            </p>
+            {move || {
+                secret
+                    .get()
+                    .map(|value| {
+                        view! {
+                            <div class="secret" role="status">
+                                <p>"Copy this key now: it is not shown again."</p>
+                                <code data-testid="api-key-secret">{value}</code>
+                                <button type="button" on:click=move |_| secret.set(None)>
+                                    "Done"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Key"</th>
+                        <th scope="col">"Created by"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || keys.get() key=|k| (k.id.clone(), k.revoked_at) let:key>
+                        {
+                            let revoked = key.revoked_at.is_some();
+                            let id = key.id.clone();
+                            let revoke = move |_| {
+                                let id = id.clone();
+                                spawn_local(async move {
+                                    match api::revoke_api_key(&inbox.csrf(), &id).await {
+                                        Ok(_) => reload(),
+                                        Err(e) => error.set(Some(e.message())),
+                                    }
+                                });
+                            };
+                            view! {
+                                <tr data-testid="api-key" data-name=key.name.clone()>
+                                    <td>{key.name.clone()}</td>
+                                    <td>
+                                        <code>{key.hint.clone()}"…"</code>
+                                    </td>
+                                    <td>{key.created_by.name.clone()}</td>
+                                    <td>{if revoked { "revoked" } else { "active" }}</td>
+                                    <td>
+                                        {(!revoked)
+                                            .then(|| {
+                                                view! {
+                                                    <button type="button" on:click=revoke.clone()>
+                                                        "Revoke"
+                                                    </button>
+                                                }
+                                            })}
+                                    </td>
+                                </tr>
+                            }
+                        }
+                    </For>
+                </tbody>
+            </table>
+            <form on:submit=create class="new-key">
+                <label for="key-name">"New key for"</label>
+                <input id="key-name" name="key-name" maxlength="100" required placeholder="CRM sync" />
+                <p class="error" role="alert">{move || error.get()}</p>
+                <button type="submit">"Create key"</button>
             </form>
         </div>
     }
