@@ -20,6 +20,8 @@ const BUDGETS = [
   // Issue 8's budget for the loader: 3 KB brotli (minified by build-widget.sh).
   { name: 'loader (widget.js), brotli', group: 'loader', limit: 3000 },
   { name: 'open panel (loader + panel files), brotli', group: 'openPanel', limit: 150 * 1024 },
+  // The agents' inbox (dist/inbox/): its own bundle, never loaded by visitors.
+  { name: 'inbox app (dist/inbox), brotli', group: 'inbox', limit: 200 * 1024 },
 ];
 
 function usage(message) {
@@ -186,7 +188,12 @@ function main() {
   }
   for (const m of missing) console.error(`size-report: warning: referenced file not in dist: ${m}`);
 
-  const totals = { loader: sum(loader), panel: sum(panel), openPanel: sum([...loader, ...panel]) };
+  const inboxDir = join(distDir, 'inbox');
+  const inboxIndex = join(inboxDir, 'index.html');
+  if (!existsSync(inboxIndex)) usage(`no inbox at ${inboxIndex}: build it first (scripts/build-widget.sh)`);
+  const inbox = panelFiles(inboxIndex, inboxDir).files.map((p) => ({ file: name(p), role: 'inbox ' + role(p).split(' ')[1], ...measure(p) }));
+
+  const totals = { loader: sum(loader), panel: sum(panel), openPanel: sum([...loader, ...panel]), inbox: sum(inbox) };
   const budgets = BUDGETS.map((b) => ({ ...b, metric: 'brotli', actual: totals[b.group].brotli, ok: totals[b.group].brotli <= b.limit }));
 
   const lines = [
@@ -197,6 +204,8 @@ function main() {
     ...[...loader, ...panel].map((r) => `| \`${r.file}\` | ${r.role} | ${number(r.raw)} | ${number(r.gzip)} | ${number(r.brotli)} |`),
     `| **panel files** | | ${number(totals.panel.raw)} | ${number(totals.panel.gzip)} | ${number(totals.panel.brotli)} |`,
     `| **everything to open the panel** | loader + panel files | **${number(totals.openPanel.raw)}** | **${number(totals.openPanel.gzip)}** | **${number(totals.openPanel.brotli)}** |`,
+    ...inbox.map((r) => `| \`${r.file}\` | ${r.role} | ${number(r.raw)} | ${number(r.gzip)} | ${number(r.brotli)} |`),
+    `| **the inbox** | agents only | ${number(totals.inbox.raw)} | ${number(totals.inbox.gzip)} | ${number(totals.inbox.brotli)} |`,
     '',
     '| budget | brotli bytes | limit | |',
     '|---|---:|---:|---|',
@@ -206,7 +215,7 @@ function main() {
 
   const ok = budgets.every((b) => b.ok);
   if (options.json) {
-    const report = { distDir, files: [...loader, ...panel], totals, budgets, ok };
+    const report = { distDir, files: [...loader, ...panel, ...inbox], totals, budgets, ok };
     writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
   }
   if (!ok) {
