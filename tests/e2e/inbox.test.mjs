@@ -155,6 +155,13 @@ scenario('internal notes reach every agent and never the customer, in the widget
   assert.ok(!body.includes('offer a refund'), 'the customer API never returns the note');
   assert.ok(body.includes('A refund is on its way'));
 
+  // A message arriving while the agent writes changes nothing in the composer.
+  await inbox.replyMode.click();
+  await inbox.composer.fill('Half-written answer');
+  await customer.messenger.send('Thank you!');
+  await inbox.history.getByText('Thank you!').waitFor();
+  assert.equal(await inbox.composer.inputValue(), 'Half-written answer', 'the draft survives live updates');
+
   // The note stays in the inbox after a reload.
   await inbox.page.reload();
   await inbox.live.getByText('Live').waitFor();

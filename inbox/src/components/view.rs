@@ -7,8 +7,8 @@ use leptos::html::Textarea;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messenger_wire::{
-    Author, ConversationStatus, InboxConversationView, MAX_MESSAGE_CHARS, Message, Note,
-    validate_body,
+    Author, ConversationStatus, CustomerProfile, InboxConversationView, MAX_MESSAGE_CHARS, Message,
+    Note, validate_body,
 };
 
 use crate::components::list::customer_label;
@@ -20,6 +20,16 @@ use crate::state::Inbox;
 enum Item {
     Message(Message),
     Note(Note),
+}
+
+impl Item {
+    /// Messages and notes never change once stored: their id is the row's.
+    fn key(&self) -> String {
+        match self {
+            Item::Message(m) => m.id.clone(),
+            Item::Note(n) => n.id.clone(),
+        }
+    }
 }
 
 fn items(view: &InboxConversationView) -> Vec<Item> {
@@ -40,7 +50,15 @@ fn items(view: &InboxConversationView) -> Vec<Item> {
 #[component]
 pub fn ConversationView(composer: NodeRef<Textarea>) -> impl IntoView {
     let inbox = expect_context::<Inbox>();
-    move || match inbox.view.get() {
+    // The view is built once per conversation; live updates change its
+    // parts in place, so the composer keeps what is being typed and the
+    // history keeps its scroll position.
+    let open_id = Memo::new(move |_| {
+        inbox
+            .view
+            .with(|v| v.as_ref().map(|v| v.conversation.id.clone()))
+    });
+    move || match open_id.get() {
         None => Either::Left(view! {
             <section class="view empty-view" aria-label="Conversation">
                 <p>
@@ -54,14 +72,120 @@ pub fn ConversationView(composer: NodeRef<Textarea>) -> impl IntoView {
                 </p>
             </section>
         }),
-        Some(view) => Either::Right(view! { <Open view composer /> }),
+        Some(_) => Either::Right(view! { <Open composer /> }),
     }
 }
 
+/// How close to the bottom (px) still counts as reading the latest.
+const STICK_PX: i32 = 48;
+/// How close to the top (px) loads the page before.
+const EARLIER_PX: i32 = 40;
+
 #[component]
-fn Open(view: InboxConversationView, composer: NodeRef<Textarea>) -> impl IntoView {
+fn Open(composer: NodeRef<Textarea>) -> impl IntoView {
     let inbox = expect_context::<Inbox>();
-    let conversation = view.conversation.clone();
+    let history = Memo::new(move |_| {
+        inbox
+            .view
+            .with(|v| v.as_ref().map(items).unwrap_or_default())
+    });
+    let has_earlier = Memo::new(move |_| {
+        inbox
+            .view
+            .with(|v| v.as_ref().is_some_and(|v| v.older_cursor.is_some()))
+    });
+    let scroller = NodeRef::<leptos::html::Div>::new();
+    let stick = StoredValue::new(true);
+    let loading_earlier = StoredValue::new(false);
+
+    // New lines: follow them while the agent is at the bottom.
+    Effect::new(move |_| {
+        history.track();
+        if stick.get_value() {
+            request_animation_frame(move || {
+                if let Some(el) = scroller.get_untracked() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            });
+        }
+    });
+    let load_earlier = move || {
+        let Some(el) = scroller.get_untracked() else {
+            return;
+        };
+        if loading_earlier.get_value() || !has_earlier.get_untracked() {
+            return;
+        }
+        loading_earlier.set_value(true);
+        // Keep the lines in view where they are once earlier ones come in
+        // above them.
+        let from_bottom = el.scroll_height() - el.scroll_top();
+        spawn_local(async move {
+            inbox.load_earlier().await;
+            request_animation_frame(move || {
+                el.set_scroll_top(el.scroll_height() - from_bottom);
+                loading_earlier.set_value(false);
+            });
+        });
+    };
+    let on_scroll = move |_| {
+        if let Some(el) = scroller.get_untracked() {
+            stick.set_value(el.scroll_height() - el.scroll_top() - el.client_height() <= STICK_PX);
+            if el.scroll_top() <= EARLIER_PX {
+                load_earlier();
+            }
+        }
+    };
+
+    view! {
+        <section class="view" aria-labelledby="view-title" data-testid="conversation-view">
+            {move || inbox.view.with(|v| v.as_ref().map(|v| view! { <Head view=v.clone() /> }))}
+            <p class="error" role="alert">{move || inbox.view_error.get()}</p>
+            <div
+                class="history"
+                role="log"
+                aria-label="History"
+                data-testid="history"
+                node_ref=scroller
+                on:scroll=on_scroll
+            >
+                {move || {
+                    has_earlier
+                        .get()
+                        .then(|| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="earlier"
+                                    on:click=move |_| load_earlier()
+                                    data-testid="load-earlier"
+                                >
+                                    "Show earlier messages"
+                                </button>
+                            }
+                        })
+                }}
+                <For each=move || history.get() key=Item::key let:item>
+                    <HistoryItem item />
+                </For>
+            </div>
+            <Composer composer />
+            {move || {
+                inbox
+                    .view
+                    .with(|v| {
+                        v.as_ref().map(|v| view! { <CustomerPanel customer=v.customer.clone() /> })
+                    })
+            }}
+        </section>
+    }
+}
+
+/// The conversation's title, status and assignee, with the actions on them.
+#[component]
+fn Head(view: InboxConversationView) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let conversation = view.conversation;
     let closed = conversation.status == ConversationStatus::Closed;
     let mine = conversation
         .assignee
@@ -71,9 +195,6 @@ fn Open(view: InboxConversationView, composer: NodeRef<Textarea>) -> impl IntoVi
         || "Unassigned".to_owned(),
         |a| format!("Assigned to {}", a.name),
     );
-    let customer = view.customer.clone();
-    let history = items(&view);
-    let has_earlier = view.older_cursor.is_some();
     let toggle_status = move |_| {
         spawn_local(inbox.set_status(if closed { "reopen" } else { "close" }));
     };
@@ -98,67 +219,48 @@ fn Open(view: InboxConversationView, composer: NodeRef<Textarea>) -> impl IntoVi
             .map(|a| view! { <option value=a.id>{a.name}</option> })
             .collect_view()
     };
-
     view! {
-        <section class="view" aria-labelledby="view-title" data-testid="conversation-view">
-            <header class="view-head">
-                <h2 id="view-title">{customer_label(&conversation)}</h2>
-                <span class="status" data-testid="view-status">
-                    {conversation.status.as_str()}
-                </span>
-                <span class="assignee" data-testid="view-assignee">{assignee}</span>
-                <button type="button" on:click=toggle_assign data-testid="assign-toggle">
-                    {if mine { "Unassign" } else { "Assign to me" }}
-                </button>
-                <label class="visually-hidden" for="assign-other">"Assign to another agent"</label>
-                <select id="assign-other" on:change=assign_other data-testid="assign-other">
-                    <option value="">"Assign to…"</option>
-                    {others}
-                </select>
-                <button
-                    type="button"
-                    on:click=toggle_status
-                    data-testid="status-toggle"
-                    aria-keyshortcuts="c"
-                >
-                    {if closed { "Reopen" } else { "Close" }}
-                </button>
-            </header>
-            <p class="error" role="alert">{move || inbox.view_error.get()}</p>
-            <div class="history" role="log" aria-label="History" data-testid="history">
-                {has_earlier
-                    .then(|| {
-                        view! {
-                            <button
-                                type="button"
-                                class="earlier"
-                                on:click=move |_| spawn_local(inbox.load_earlier())
-                            >
-                                "Show earlier messages"
-                            </button>
-                        }
-                    })}
-                {history.into_iter().map(|item| view! { <HistoryItem item /> }).collect_view()}
-            </div>
-            <Composer composer />
-            <aside class="customer-panel" aria-label="Customer">
-                <h3>"Customer"</h3>
-                <dl>
-                    <dt>"Name"</dt>
-                    <dd>{customer.name.unwrap_or_else(|| "Not given".to_owned())}</dd>
-                    <dt>"Email"</dt>
-                    <dd>{customer.email.unwrap_or_else(|| "Not given".to_owned())}</dd>
-                    <dt>"First seen"</dt>
-                    <dd>{time::stamp(customer.first_seen)}</dd>
-                    <dt>"Started on"</dt>
-                    <dd class="url">{customer.page_url.unwrap_or_else(|| "Unknown".to_owned())}</dd>
-                    <dt>"Language"</dt>
-                    <dd>{customer.language.unwrap_or_else(|| "Unknown".to_owned())}</dd>
-                    <dt>"Browser"</dt>
-                    <dd class="ua">{customer.user_agent.unwrap_or_else(|| "Unknown".to_owned())}</dd>
-                </dl>
-            </aside>
-        </section>
+        <header class="view-head">
+            <h2 id="view-title">{customer_label(&conversation)}</h2>
+            <span class="status" data-testid="view-status">
+                {conversation.status.as_str()}
+            </span>
+            <span class="assignee" data-testid="view-assignee">{assignee}</span>
+            <button type="button" on:click=toggle_assign data-testid="assign-toggle">
+                {if mine { "Unassign" } else { "Assign to me" }}
+            </button>
+            <label class="visually-hidden" for="assign-other">"Assign to another agent"</label>
+            <select id="assign-other" on:change=assign_other data-testid="assign-other">
+                <option value="">"Assign to…"</option>
+                {others}
+            </select>
+            <button type="button" on:click=toggle_status data-testid="status-toggle" aria-keyshortcuts="c">
+                {if closed { "Reopen" } else { "Close" }}
+            </button>
+        </header>
+    }
+}
+
+#[component]
+fn CustomerPanel(customer: CustomerProfile) -> impl IntoView {
+    view! {
+        <aside class="customer-panel" aria-label="Customer">
+            <h3>"Customer"</h3>
+            <dl>
+                <dt>"Name"</dt>
+                <dd>{customer.name.unwrap_or_else(|| "Not given".to_owned())}</dd>
+                <dt>"Email"</dt>
+                <dd>{customer.email.unwrap_or_else(|| "Not given".to_owned())}</dd>
+                <dt>"First seen"</dt>
+                <dd>{time::stamp(customer.first_seen)}</dd>
+                <dt>"Started on"</dt>
+                <dd class="url">{customer.page_url.unwrap_or_else(|| "Unknown".to_owned())}</dd>
+                <dt>"Language"</dt>
+                <dd>{customer.language.unwrap_or_else(|| "Unknown".to_owned())}</dd>
+                <dt>"Browser"</dt>
+                <dd class="ua">{customer.user_agent.unwrap_or_else(|| "Unknown".to_owned())}</dd>
+            </dl>
+        </aside>
     }
 }
 
