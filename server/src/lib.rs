@@ -20,6 +20,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod feed;
+pub mod hours;
 pub mod ids;
 pub mod store;
 
@@ -163,11 +164,9 @@ impl AppState {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let mut api = api::router()
-        // API answers hold private conversations: no cache may keep them.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        // API answers hold private conversations: no cache may keep them
+        // (but for the one public answer, the widget's status).
+        .layer(axum::middleware::map_response(no_store_unless_public));
     // The widget calls the API from its own frame, on our origin, so it
     // needs no CORS; only explicitly allowed sites may call it from theirs.
     if !state.allowed_origins.is_empty() {
@@ -190,6 +189,23 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `Cache-Control: no-store` on every API answer but those that declare
+/// themselves `public`.
+async fn no_store_unless_public(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let public = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .is_some_and(|v| v.as_bytes().starts_with(b"public"));
+    if !public {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then ends

@@ -18,10 +18,14 @@
 //! The appender also keeps each conversation's inbox state in step with its
 //! messages, in the same transaction: `waiting_since` (the oldest customer
 //! message no agent or bot has answered; NULL once one has), and a customer
-//! message to a closed conversation opens it again. Notes, statuses and
-//! assignments (see [`inbox`]) are written through the same one-connection
-//! pool, and every writer publishes its events while it still holds that
-//! connection, so events leave in commit order.
+//! message to a closed conversation opens it again. A customer message while
+//! the site is closed (see [`crate::hours`]) is followed, in the same
+//! transaction, by an automatic away reply (author `bot`, the next `seq`), at
+//! most once per away period and conversation (`away_reply_for`); it leaves
+//! `waiting_since` alone, since the customer still waits for a person.
+//! Notes, statuses and assignments (see [`inbox`]) are written through the
+//! same one-connection pool, and every writer publishes its events while it
+//! still holds that connection, so events leave in commit order.
 //!
 //! Besides its per-conversation `seq`, every message has a global *position*
 //! (1, 2, 3 … across all conversations) that grows in commit order: the
@@ -50,11 +54,13 @@ use crate::ids;
 mod accounts;
 mod api_keys;
 mod inbox;
+mod settings;
 pub use accounts::{AgentRecord, SessionRecord};
 pub use api_keys::{API_KEY_TOUCH_MS, ActiveApiKey};
 pub use inbox::{
     AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, StartContext, Waiting,
 };
+pub use settings::{DEFAULT_SITE, SiteSettings};
 
 /// Most sends stored in one transaction, unless configured otherwise
 /// (`--write-batch`).
@@ -71,6 +77,8 @@ pub struct Store {
     write: SqlitePool,
     appends: mpsc::Sender<AppendJob>,
     feed: Feed,
+    /// The site's settings in force (see [`settings`]).
+    settings: settings::CurrentSettings,
 }
 
 /// One send waiting for the appender task.
@@ -160,13 +168,23 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
+        let settings: settings::CurrentSettings = std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(settings::load(&write).await?),
+        ));
         let (appends, jobs) = mpsc::channel(MIN_QUEUE.max(write_batch * 4));
-        tokio::spawn(run_appender(write.clone(), jobs, feed.clone(), write_batch));
+        tokio::spawn(run_appender(
+            write.clone(),
+            jobs,
+            feed.clone(),
+            write_batch,
+            settings.clone(),
+        ));
         Ok(Store {
             read,
             write,
             appends,
             feed,
+            settings,
         })
     }
 
@@ -464,6 +482,7 @@ async fn run_appender(
     mut jobs: mpsc::Receiver<AppendJob>,
     feed: Feed,
     max_batch: usize,
+    settings: settings::CurrentSettings,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
@@ -474,14 +493,15 @@ async fn run_appender(
                 None
             }
         };
+        let current = settings.read().unwrap_or_else(|e| e.into_inner()).clone();
         let result = match connection.as_deref_mut() {
-            Some(connection) => append_batch(connection, &batch).await,
+            Some(connection) => append_batch(connection, &batch, &current).await,
             None => Err(sqlx::Error::PoolTimedOut),
         };
         match result {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    let outcome = outcome.map(|(appended, changed)| {
+                    let outcome = outcome.map(|(appended, changed, away)| {
                         if let Appended::Created(message, position) = &appended {
                             feed.publish(FeedEvent::Message {
                                 conversation_id: job.conversation_id.clone(),
@@ -491,6 +511,13 @@ async fn run_appender(
                         }
                         if let Some(conversation) = changed {
                             feed.publish(FeedEvent::Conversation(Box::new(conversation)));
+                        }
+                        if let Some((message, position)) = away {
+                            feed.publish(FeedEvent::Message {
+                                conversation_id: job.conversation_id.clone(),
+                                position,
+                                message,
+                            });
                         }
                         appended
                     });
@@ -514,12 +541,13 @@ async fn run_appender(
 async fn append_batch(
     connection: &mut SqliteConnection,
     batch: &[AppendJob],
+    settings: &SiteSettings,
 ) -> Result<Vec<AppendOutcome>, sqlx::Error> {
     let mut tx = connection.begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
-        let outcome = append_one(&mut tx, job).await;
+        let outcome = append_one(&mut tx, job, settings).await;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
         }
@@ -530,11 +558,17 @@ async fn append_batch(
     Ok(outcomes)
 }
 
-/// What became of one send, and the conversation as it now stands if the
-/// send created it (its first message) or opened it again.
-type AppendOutcome = Result<(Appended, Option<InboxConversation>), sqlx::Error>;
+/// What became of one send, the conversation as it now stands if the send
+/// created it (its first message) or opened it again, and the automatic
+/// away reply stored after it (with its position), if any.
+type AppendOutcome =
+    Result<(Appended, Option<InboxConversation>, Option<(Message, i64)>), sqlx::Error>;
 
-async fn append_one(tx: &mut Transaction<'_, Sqlite>, job: &AppendJob) -> AppendOutcome {
+async fn append_one(
+    tx: &mut Transaction<'_, Sqlite>,
+    job: &AppendJob,
+    settings: &SiteSettings,
+) -> AppendOutcome {
     if let Some(existing) =
         find_by_client_id(tx, &job.conversation_id, job.author, &job.client_id).await?
     {
@@ -545,6 +579,7 @@ async fn append_one(tx: &mut Transaction<'_, Sqlite>, job: &AppendJob) -> Append
                 Appended::Conflict
             },
             None,
+            None,
         ));
     }
     let status: Option<String> =
@@ -553,7 +588,7 @@ async fn append_one(tx: &mut Transaction<'_, Sqlite>, job: &AppendJob) -> Append
             .fetch_optional(&mut **tx)
             .await?;
     let Some(status) = status else {
-        return Ok((Appended::NoConversation, None));
+        return Ok((Appended::NoConversation, None, None));
     };
     let reopens = job.author == Author::Customer && status == "closed";
     // Every expression of SET sees the row as it was before. A customer
@@ -594,27 +629,87 @@ async fn append_one(tx: &mut Transaction<'_, Sqlite>, job: &AppendJob) -> Append
     // counter row (`UPDATE message_position SET last = last + 1 RETURNING
     // last`) updated in the send's transaction serializes the writers until
     // they commit, so a higher position is never visible before a lower one.
-    let position: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM messages), ?)
-         RETURNING position",
-    )
-    .bind(&message.id)
-    .bind(&job.conversation_id)
-    .bind(message.seq)
-    .bind(message.author.as_str())
-    .bind(&job.client_id)
-    .bind(&message.body)
-    .bind(message.created_at)
-    .bind(&job.agent_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let position =
+        insert_message(tx, &job.conversation_id, &message, job.agent_id.as_deref()).await?;
     let changed = if seq == 1 || reopens {
         inbox::load_conversation(&mut **tx, &job.conversation_id).await?
     } else {
         None
     };
-    Ok((Appended::Created(message, position), changed))
+    let away = if job.author == Author::Customer {
+        away_reply(tx, &job.conversation_id, settings, job.now).await?
+    } else {
+        None
+    };
+    Ok((Appended::Created(message, position), changed, away))
+}
+
+/// After a customer's message while the site is closed: the automatic away
+/// reply (author `bot`), unless the conversation already got one for this
+/// away period, identified by when it ends (the next opening). It takes the
+/// next `seq` but leaves `waiting_since` alone: the customer still waits
+/// for a person.
+async fn away_reply(
+    tx: &mut Transaction<'_, Sqlite>,
+    conversation_id: &str,
+    settings: &SiteSettings,
+    now: i64,
+) -> Result<Option<(Message, i64)>, sqlx::Error> {
+    let hours = &settings.hours;
+    if hours.is_open(now) {
+        return Ok(None);
+    }
+    let next_open = hours.next_open(now);
+    let period = next_open.unwrap_or(i64::MAX);
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations
+         SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?1),
+             away_reply_for = ?2
+         WHERE id = ?3 AND (away_reply_for IS NULL OR away_reply_for <> ?2)
+         RETURNING last_seq",
+    )
+    .bind(now)
+    .bind(period)
+    .bind(conversation_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(seq) = seq else {
+        return Ok(None);
+    };
+    let message = Message {
+        id: ids::message_id(),
+        seq,
+        author: Author::Bot,
+        client_id: None,
+        body: crate::hours::away_text(settings.settings.away_message.as_deref(), hours, next_open),
+        created_at: now,
+    };
+    let position = insert_message(tx, conversation_id, &message, None).await?;
+    Ok(Some((message, position)))
+}
+
+/// Inserts a message at the next global position, which it returns.
+async fn insert_message(
+    tx: &mut Transaction<'_, Sqlite>,
+    conversation_id: &str,
+    message: &Message,
+    agent_id: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM messages), ?)
+         RETURNING position",
+    )
+    .bind(&message.id)
+    .bind(conversation_id)
+    .bind(message.seq)
+    .bind(message.author.as_str())
+    .bind(&message.client_id)
+    .bind(&message.body)
+    .bind(message.created_at)
+    .bind(agent_id)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 const CONVERSATION_COLUMNS: &str =

@@ -760,3 +760,71 @@ mod tests {
         }
     }
 }
+
+/// Per weekday, the local opening hours as `[start, end)` ranges of minutes
+/// since local midnight (0 to 1440, start before end, no overlaps).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug, Default)]
+pub struct WeekHours {
+    #[serde(default)]
+    pub mon: Vec<[u32; 2]>,
+    #[serde(default)]
+    pub tue: Vec<[u32; 2]>,
+    #[serde(default)]
+    pub wed: Vec<[u32; 2]>,
+    #[serde(default)]
+    pub thu: Vec<[u32; 2]>,
+    #[serde(default)]
+    pub fri: Vec<[u32; 2]>,
+    #[serde(default)]
+    pub sat: Vec<[u32; 2]>,
+    #[serde(default)]
+    pub sun: Vec<[u32; 2]>,
+}
+
+/// The site's business hours and expectations: body and answer of
+/// `GET`/`PUT /api/v1/inbox/settings/hours` (admins only). No hours on any
+/// day (`hours` absent or empty) means always open.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct SiteHours {
+    /// An IANA time zone name, such as `Europe/Paris`.
+    pub time_zone: String,
+    #[serde(default)]
+    pub hours: WeekHours,
+    /// Local dates (`YYYY-MM-DD`) closed all day.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    #[serde(default)]
+    pub expected_reply_minutes: Option<u32>,
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// Sent once per away period to a customer who writes while closed;
+    /// the server's default text when absent.
+    #[serde(default)]
+    pub away_message: Option<String>,
+}
+
+impl Default for SiteHours {
+    fn default() -> Self {
+        SiteHours {
+            time_zone: "UTC".to_owned(),
+            hours: WeekHours::default(),
+            holidays: Vec::new(),
+            expected_reply_minutes: None,
+            greeting: None,
+            away_message: None,
+        }
+    }
+}
+
+/// Response to `GET /api/v1/widget/status` (public, cacheable for 60 s).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct WidgetStatus {
+    pub open: bool,
+    pub greeting: Option<String>,
+    pub expected_reply_minutes: Option<u32>,
+    /// While closed, when the site next opens (Unix ms); `None` while open,
+    /// or if it never opens.
+    pub next_open_at: Option<i64>,
+    /// The away message, while closed.
+    pub away_message: Option<String>,
+}

@@ -28,6 +28,38 @@ pub fn router() -> Router<AppState> {
         .route("/conversation/events", get(events))
         .route("/conversation/read", post(read_up_to))
         .route("/conversation/typing", post(typing))
+        .route("/widget/status", get(widget_status))
+}
+
+/// `GET /api/v1/widget/status` (public, no token): whether the site is open
+/// now, with its greeting and expected reply time, or when it opens again
+/// and its away message. Caches may keep it for a minute.
+async fn widget_status(State(state): State<AppState>) -> impl IntoResponse {
+    let current = state.store.site_settings();
+    let now = crate::now_ms();
+    let open = current.hours.is_open(now);
+    let next_open_at = if open {
+        None
+    } else {
+        current.hours.next_open(now)
+    };
+    let settings = &current.settings;
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        ApiJson(messenger_wire::WidgetStatus {
+            open,
+            greeting: settings.greeting.clone(),
+            expected_reply_minutes: settings.expected_reply_minutes,
+            next_open_at,
+            away_message: (!open).then(|| {
+                crate::hours::away_text(
+                    settings.away_message.as_deref(),
+                    &current.hours,
+                    next_open_at,
+                )
+            }),
+        }),
+    )
 }
 
 /// The conversation a request's token belongs to.

@@ -1,8 +1,9 @@
 //! The inbox's API under `/api/v1/inbox`, for agents signed in with an email
 //! and a password: the session (sign in, who am I, sign out), the password,
 //! the agent accounts (admins only), the team directory (every agent), the
-//! event stream, (in [`api_keys`]) the agent API keys (admins only), and
-//! (in [`conversations`]) the conversations themselves.
+//! event stream, (in [`api_keys`]) the agent API keys (admins only), (in
+//! [`settings`]) the business hours (admins only), and (in
+//! [`conversations`]) the conversations themselves.
 //!
 //! Rules for every route (see the README's "Agent accounts"):
 //! - A request whose `Origin` is not this server's own, or that a browser
@@ -16,6 +17,7 @@
 
 mod api_keys;
 mod conversations;
+mod settings;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -51,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events))
         .merge(conversations::router())
         .merge(api_keys::router())
+        .merge(settings::router())
 }
 
 /// A request from this server's own pages (or from no browser page at all:
