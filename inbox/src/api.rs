@@ -8,7 +8,7 @@ use messenger_wire::{
     API_PREFIX, AgentAccount, AgentList, ApiKeyInfo, ApiKeyList, Assign, ChangePassword,
     Conversation, CreatedApiKey, ErrorBody, ErrorCode, InboxConversation, InboxConversationList,
     InboxConversationView, InboxSession, Login, MarkRead, Message, NewAgent, NewApiKey, Note,
-    SendMessage, Team,
+    SendMessage, SiteHours, Team,
 };
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -199,6 +199,20 @@ pub async fn change_password(csrf: &str, change: &ChangePassword) -> Result<(), 
     successful(post(csrf, "/password").json(change))
         .await
         .map(drop)
+}
+
+/// The site's hours, reply time and greeting (admins only).
+pub async fn hours() -> Result<SiteHours, ApiError> {
+    json(same_origin(Request::get(&url("/settings/hours"))).build()).await
+}
+
+pub async fn save_hours(csrf: &str, hours: &SiteHours) -> Result<SiteHours, ApiError> {
+    json(
+        same_origin(Request::put(&url("/settings/hours")))
+            .header("X-CSRF-Token", csrf)
+            .json(hours),
+    )
+    .await
 }
 
 /// The integrations' API keys (admins only); never the keys themselves.

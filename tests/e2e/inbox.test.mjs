@@ -296,3 +296,58 @@ scenario('an admin creates an API key shown once, an integration uses it, and re
   await row.getByText('revoked').waitFor();
   assert.equal((await agentApi(secret)).status, 401, 'a revoked key is refused at once');
 });
+
+scenario('outside business hours the widget says when the team is back and a customer writing twice gets one away reply', async (world) => {
+  const admin = await world.createAdmin();
+  const inbox = new Inbox(await (await world.launchProfile('admin')).open('about:blank'), world.server.origin);
+  await inbox.open();
+  await inbox.signIn(admin);
+  const page = inbox.page;
+  await page.getByTestId('open-settings').click();
+  const hours = page.getByTestId('hours');
+  await hours.getByLabel('Time zone').fill('UTC');
+  for (const day of ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']) {
+    await hours.locator(`[name=${day}-open]`).check();
+    await hours.locator(`[name=${day}-start]`).fill('00:00');
+    await hours.locator(`[name=${day}-end]`).fill('23:59');
+  }
+  // Open every day, but today is a holiday: away until tomorrow.
+  const today = new Date().toISOString().slice(0, 10);
+  await hours.locator('[name=holidays]').fill(today);
+  await hours.locator('[name=expected]').fill('30');
+  await hours.locator('[name=greeting]').fill('Hello from Acme!');
+  await hours.locator('[name=away]').fill('We are off today and back tomorrow.');
+  await hours.getByRole('button', { name: 'Save' }).click();
+  await hours.getByText('Saved.').waitFor();
+
+  const profile = await world.launchProfile('customer');
+  const customerPage = await profile.open(world.hostPage('/'));
+  const messenger = new Messenger(customerPage);
+  await messenger.open();
+  const expectation = messenger.frame.locator('[data-testid=expectation]');
+  await expectation.getByText(/^We're away; we'll answer from /).waitFor();
+  await messenger.frame.locator('[data-testid=greeting]').getByText('Hello from Acme!').waitFor();
+
+  await messenger.send('Is anyone there?');
+  await messenger.waitForMessages([
+    { author: 'customer', body: 'Is anyone there?' },
+    { author: 'bot', body: 'We are off today and back tomorrow.' },
+  ]);
+  await messenger.send('Please call me back');
+  await messenger.waitForMessages([
+    { author: 'customer', body: 'Is anyone there?' },
+    { author: 'bot', body: 'We are off today and back tomorrow.' },
+    { author: 'customer', body: 'Please call me back' },
+  ]);
+  const conversation = await world.server.onlyConversation();
+  const { messages } = await world.server.getConversation(conversation.id);
+  assert.equal(messages.filter((m) => m.author === 'bot').length, 1, 'one away reply per away period');
+
+  // Back in hours (no holiday): the widget tells how soon we usually reply.
+  await hours.locator('[name=holidays]').fill('');
+  await hours.getByRole('button', { name: 'Save' }).click();
+  await hours.getByText('Saved.').waitFor();
+  await customerPage.reload();
+  await messenger.open();
+  await expectation.getByText('We usually reply in about 30 minutes').waitFor();
+});

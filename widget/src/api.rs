@@ -9,6 +9,7 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use messenger_wire::{
     API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorBody, ErrorCode, MAX_MESSAGE_CHARS,
     MAX_PAGE_SIZE, MarkRead, Message, ReadEvent, SendMessage, StartedConversation, TypingEvent,
+    WidgetStatus,
 };
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -120,6 +121,16 @@ pub async fn send_message(
     )
     .abort_signal(Some(signal))
     .json(message);
+    send(request).await
+}
+
+/// The team's hours and expected reply time, as the panel shows them.
+pub async fn status() -> Result<WidgetStatus, ApiError> {
+    let request = Request::get(&format!("{API_PREFIX}/widget/status"))
+        .credentials(RequestCredentials::Omit)
+        // Fresh: an admin's change of hours shows at the next page load.
+        .cache(RequestCache::NoCache)
+        .build();
     send(request).await
 }
 

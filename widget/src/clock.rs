@@ -56,3 +56,20 @@ pub fn day_label(ms: i64) -> String {
         .unwrap_or_else(|| "en".to_owned());
     date.to_locale_date_string(&language, &options).into()
 }
+
+/// The weekday and time of `ms` in the customer's own language and time
+/// zone, "Monday 09:00"; just the time when it is today.
+pub fn weekday_time_label(ms: i64) -> String {
+    let date = local(ms);
+    let time = time_label(ms);
+    if day_key_of(&date) == day_key_of(&Date::new_0()) {
+        return time;
+    }
+    let options = js_sys::JSON::parse(r#"{"weekday":"long"}"#).unwrap_or(JsValue::UNDEFINED);
+    let language = web_sys::window()
+        .and_then(|w| w.navigator().language())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "en".to_owned());
+    let weekday: String = date.to_locale_date_string(&language, &options).into();
+    format!("{weekday} {time}")
+}

@@ -25,6 +25,7 @@ pub mod backoff;
 pub mod bridge;
 pub mod clock;
 pub mod components;
+pub mod expectations;
 pub mod ids;
 pub mod messenger;
 pub mod sync;

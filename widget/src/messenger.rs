@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messenger_wire::{
     Author, Conversation, MAX_PAGE_SIZE, Message, SendMessage, StartedConversation,
-    TYPING_INTERVAL_MS,
+    TYPING_INTERVAL_MS, WidgetStatus,
 };
 
 use crate::alarm::Alarm;
@@ -29,6 +29,9 @@ use web_sys::{AbortController, AbortSignal};
 /// How long "typing…" shows after the last notice: the agent's client
 /// repeats it every [`TYPING_INTERVAL_MS`] while typing goes on.
 const TYPING_SHOWN_MS: u64 = 3 * TYPING_INTERVAL_MS as u64;
+
+/// How often the panel reloads the team's hours.
+const STATUS_REFRESH_MS: u64 = 5 * 60 * 1000;
 
 /// How long the outbox waits for the server to answer a send.
 const SEND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -63,6 +66,8 @@ pub struct Messenger {
     pub reconnecting: RwSignal<bool>,
     /// An agent is typing.
     pub agent_typing: RwSignal<bool>,
+    /// The team's hours and reply time, once known.
+    pub status: RwSignal<Option<WidgetStatus>>,
     /// Which tab keeps the stream open.
     pub tabs: Tabs,
     /// The tab is in view (not in the background, not minimized).
@@ -105,6 +110,7 @@ impl Messenger {
             earlier_failed: RwSignal::new(false),
             reconnecting: RwSignal::new(false),
             agent_typing: RwSignal::new(false),
+            status: RwSignal::new(None),
             tabs: Tabs::new(bridge),
             visible: RwSignal::new(!document().hidden()),
             seen: RwSignal::new(0),
@@ -142,6 +148,7 @@ impl Messenger {
                     spawn_local(self.load_latest());
                 }
                 self.ready.set(true);
+                spawn_local(self.follow_status());
                 // Anything written before the token was known goes now.
                 spawn_local(self.flush_outbox());
             }
@@ -167,6 +174,22 @@ impl Messenger {
     /// again when a conversation starts or is forgotten.
     pub fn has_conversation(self) -> bool {
         self.token.with(Option::is_some)
+    }
+
+    /// Keeps the team's hours current: loaded now, again every few minutes,
+    /// and right when the team is due back.
+    async fn follow_status(self) {
+        loop {
+            let mut wait = STATUS_REFRESH_MS;
+            if let Ok(status) = api::status().await {
+                if let Some(back) = status.next_open_at {
+                    let until = (back - clock::now_ms()).clamp(1_000, STATUS_REFRESH_MS as i64);
+                    wait = until as u64;
+                }
+                self.status.set(Some(status));
+            }
+            crate::alarm::Alarm::new().sleep(wait as u32).await;
+        }
     }
 
     /// This tab now leads: it holds the stream and sends the outbox.

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use messenger_wire::{AgentAccount, ApiKeyInfo, ChangePassword, NewAgent, Role};
+use messenger_wire::{AgentAccount, ApiKeyInfo, ChangePassword, NewAgent, Role, SiteHours};
 
 use crate::api;
 use crate::state::Inbox;
@@ -16,6 +16,7 @@ pub fn Settings() -> impl IntoView {
     view! {
         <section class="settings" aria-label="Settings" data-testid="settings">
             <Password />
+            {admin.then(|| view! { <Hours /> })}
             {admin.then(|| view! { <TeamAdmin /> })}
             {admin.then(|| view! { <ApiKeys /> })}
         </section>
@@ -296,5 +297,166 @@ fn ApiKeys() -> impl IntoView {
                 <button type="submit">"Create key"</button>
             </form>
         </div>
+    }
+}
+
+/// The weekdays as the form lists them: (label, field name).
+const DAYS: [(&str, &str); 7] = [
+    ("Monday", "mon"),
+    ("Tuesday", "tue"),
+    ("Wednesday", "wed"),
+    ("Thursday", "thu"),
+    ("Friday", "fri"),
+    ("Saturday", "sat"),
+    ("Sunday", "sun"),
+];
+
+fn day(hours: &messenger_wire::WeekHours, name: &str) -> Option<[u32; 2]> {
+    let ranges = match name {
+        "mon" => &hours.mon,
+        "tue" => &hours.tue,
+        "wed" => &hours.wed,
+        "thu" => &hours.thu,
+        "fri" => &hours.fri,
+        "sat" => &hours.sat,
+        _ => &hours.sun,
+    };
+    ranges.first().copied()
+}
+
+fn day_mut<'a>(hours: &'a mut messenger_wire::WeekHours, name: &str) -> &'a mut Vec<[u32; 2]> {
+    match name {
+        "mon" => &mut hours.mon,
+        "tue" => &mut hours.tue,
+        "wed" => &mut hours.wed,
+        "thu" => &mut hours.thu,
+        "fri" => &mut hours.fri,
+        "sat" => &mut hours.sat,
+        _ => &mut hours.sun,
+    }
+}
+
+/// `HH:MM` of a minute of the day.
+fn hhmm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The minute of the day of `HH:MM` (`24:00` is the end of the day).
+fn minute_of(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    let minute = h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?;
+    (minute <= 1440).then_some(minute)
+}
+
+fn checked(form: &web_sys::HtmlFormElement, name: &str) -> bool {
+    js_sys::Reflect::get(form, &name.into())
+        .and_then(|el| js_sys::Reflect::get(&el, &"checked".into()))
+        .is_ok_and(|v| v.is_truthy())
+}
+
+/// Business hours (one range per weekday), holidays, the expected reply
+/// time, the greeting and the away message. No hours at all: always open.
+#[component]
+fn Hours() -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let loaded = RwSignal::new(None::<SiteHours>);
+    let outcome = RwSignal::new(None::<(bool, String)>);
+    spawn_local(async move {
+        match api::hours().await {
+            Ok(hours) => loaded.set(Some(hours)),
+            Err(e) => outcome.set(Some((false, e.message()))),
+        }
+    });
+    let save = move |event: leptos::ev::SubmitEvent| {
+        let Some(form) = form_of(&event) else { return };
+        let mut hours = SiteHours {
+            time_zone: field(&form, "time_zone").trim().to_owned(),
+            ..SiteHours::default()
+        };
+        for (label, name) in DAYS {
+            if !checked(&form, &format!("{name}-open")) {
+                continue;
+            }
+            let (Some(start), Some(end)) = (
+                minute_of(&field(&form, &format!("{name}-start"))),
+                minute_of(&field(&form, &format!("{name}-end"))),
+            ) else {
+                outcome.set(Some((
+                    false,
+                    format!("{label}: give an opening and a closing time."),
+                )));
+                return;
+            };
+            day_mut(&mut hours.hours, name).push([start, end]);
+        }
+        hours.holidays = field(&form, "holidays")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        hours.expected_reply_minutes = field(&form, "expected").trim().parse().ok();
+        let text =
+            |name: &str| Some(field(&form, name).trim().to_owned()).filter(|t| !t.is_empty());
+        hours.greeting = text("greeting");
+        hours.away_message = text("away");
+        spawn_local(async move {
+            match api::save_hours(&inbox.csrf(), &hours).await {
+                Ok(saved) => {
+                    loaded.set(Some(saved));
+                    outcome.set(Some((true, "Saved.".to_owned())));
+                }
+                Err(e) => outcome.set(Some((false, e.message()))),
+            }
+        });
+    };
+    move || {
+        loaded.get().map(|hours| {
+            let days = DAYS
+                .iter()
+                .map(|(label, name)| {
+                    let range = day(&hours.hours, name);
+                    view! {
+                        <fieldset class="day">
+                            <legend>{*label}</legend>
+                            <label>
+                                <input type="checkbox" name=format!("{name}-open") checked=range.is_some() />
+                                "Open"
+                            </label>
+                            <label>
+                                "from "
+                                <input type="time" name=format!("{name}-start") value=range.map_or("09:00".to_owned(), |r| hhmm(r[0])) />
+                            </label>
+                            <label>
+                                "to "
+                                <input type="time" name=format!("{name}-end") value=range.map_or("17:00".to_owned(), |r| hhmm(r[1])) />
+                            </label>
+                        </fieldset>
+                    }
+                })
+                .collect_view();
+            view! {
+                <form class="panel-form hours" on:submit=save data-testid="hours">
+                    <h2>"Hours and replies"</h2>
+                    <p class="hint">"No open day at all means always open."</p>
+                    <label for="time_zone">"Time zone"</label>
+                    <input id="time_zone" name="time_zone" value=hours.time_zone.clone() required />
+                    {days}
+                    <label for="holidays">"Closed on (one date per line, YYYY-MM-DD)"</label>
+                    <textarea id="holidays" name="holidays" rows="3">{hours.holidays.join("\n")}</textarea>
+                    <label for="expected">"We usually reply within (minutes)"</label>
+                    <input id="expected" name="expected" type="number" min="1" value=hours.expected_reply_minutes.map(|m| m.to_string()).unwrap_or_default() />
+                    <label for="greeting">"Greeting"</label>
+                    <input id="greeting" name="greeting" value=hours.greeting.clone().unwrap_or_default() />
+                    <label for="away">"Away message (sent once when someone writes while closed)"</label>
+                    <input id="away" name="away" value=hours.away_message.clone().unwrap_or_default() />
+                    <p
+                        class=move || if outcome.with(|o| matches!(o, Some((true, _)))) { "ok" } else { "error" }
+                        role="alert"
+                    >
+                        {move || outcome.get().map(|(_, text)| text)}
+                    </p>
+                    <button type="submit">"Save"</button>
+                </form>
+            }
+        })
     }
 }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::messenger::Messenger;
+use crate::{clock, expectations};
 
 /// The title from the host page and, when embedded, a close button
 /// (standalone, there is nothing to close the panel into). Below it, over the
@@ -33,6 +34,25 @@ pub fn Header() -> impl IntoView {
                 {move || messenger.title.get()}
             </h1>
             {close}
+            <p class="expectation" data-testid="expectation">
+                {move || {
+                    messenger
+                        .status
+                        .with(|status| {
+                            let status = status.as_ref()?;
+                            Some(
+                                if status.open {
+                                    expectations::usually_replies(
+                                        i64::from(status.expected_reply_minutes?),
+                                    )
+                                } else {
+                                    let back = status.next_open_at.map(clock::weekday_time_label);
+                                    expectations::away_until(back.as_deref())
+                                },
+                            )
+                        })
+                }}
+            </p>
             <p class="connection-status" role="status" data-testid="connection-status">
                 {move || if messenger.reconnecting.get() { "Reconnecting…" } else { "" }}
             </p>

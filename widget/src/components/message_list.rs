@@ -140,7 +140,14 @@ pub fn MessageList() -> impl IntoView {
         Some(match messenger.history.get() {
             History::Loaded => Either::Left(view! {
                 <div class="empty" data-testid="empty-state">
-                    <p class="empty-title">"Questions? We're here to help."</p>
+                    <p class="empty-title" data-testid="greeting">
+                        {move || {
+                            messenger
+                                .status
+                                .with(|s| s.as_ref().and_then(|s| s.greeting.clone()))
+                                .unwrap_or_else(|| "Questions? We're here to help.".to_owned())
+                        }}
+                    </p>
                     <p>"Write us a message below and we'll reply right here."</p>
                 </div>
             }),
