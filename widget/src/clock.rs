@@ -50,10 +50,7 @@ pub fn day_label(ms: i64) -> String {
         r#"{"year":"numeric","month":"long","day":"numeric"}"#
     };
     let options = js_sys::JSON::parse(options).unwrap_or(JsValue::UNDEFINED);
-    let language = web_sys::window()
-        .and_then(|w| w.navigator().language())
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "en".to_owned());
+    let language = language();
     date.to_locale_date_string(&language, &options).into()
 }
 
@@ -66,10 +63,15 @@ pub fn weekday_time_label(ms: i64) -> String {
         return time;
     }
     let options = js_sys::JSON::parse(r#"{"weekday":"long"}"#).unwrap_or(JsValue::UNDEFINED);
-    let language = web_sys::window()
-        .and_then(|w| w.navigator().language())
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "en".to_owned());
+    let language = language();
     let weekday: String = date.to_locale_date_string(&language, &options).into();
     format!("{weekday} {time}")
+}
+
+/// The reader's language, for the browser's date formatting.
+fn language() -> String {
+    web_sys::window()
+        .and_then(|w| w.navigator().language())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "en".to_owned())
 }

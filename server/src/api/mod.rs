@@ -170,14 +170,20 @@ async fn read_page(
 
 /// Validates and stores a message; 201 when new, 200 when it replays an
 /// earlier send of the same client id and body.
+/// A send's client id and body, checked by the wire's rules (for messages
+/// and notes alike).
+pub fn check_send(request: &messenger_wire::SendMessage) -> Result<(), ApiError> {
+    messenger_wire::validate_client_id(&request.client_id).map_err(ApiError::invalid_input)?;
+    messenger_wire::validate_body(&request.body).map_err(ApiError::invalid_input)
+}
+
 async fn send(
     state: &AppState,
     conversation_id: &str,
     author: messenger_wire::Author,
     request: messenger_wire::SendMessage,
 ) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
-    messenger_wire::validate_client_id(&request.client_id).map_err(ApiError::invalid_input)?;
-    messenger_wire::validate_body(&request.body).map_err(ApiError::invalid_input)?;
+    check_send(&request)?;
     let appended = state
         .store
         .append_message(

@@ -175,8 +175,7 @@ async fn reply(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<SendMessage>,
 ) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
-    messenger_wire::validate_client_id(&request.client_id).map_err(ApiError::invalid_input)?;
-    messenger_wire::validate_body(&request.body).map_err(ApiError::invalid_input)?;
+    crate::api::check_send(&request)?;
     let appended = state
         .store
         .append_agent_reply(
@@ -199,8 +198,7 @@ async fn add_note(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<SendMessage>,
 ) -> Result<(StatusCode, ApiJson<Note>), ApiError> {
-    messenger_wire::validate_client_id(&request.client_id).map_err(ApiError::invalid_input)?;
-    messenger_wire::validate_body(&request.body).map_err(ApiError::invalid_input)?;
+    crate::api::check_send(&request)?;
     let outcome = state
         .store
         .add_note(
