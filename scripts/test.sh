@@ -19,7 +19,7 @@ step "clippy (native crates)"
 cargo clippy -p messenger-wire -p messenger-server -p messenger-bench -p messenger-tools --all-targets --locked -- -D warnings
 
 step "clippy (wasm32 crates)"
-cargo clippy -p messenger-wire -p messenger-widget -p messenger-inbox --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p messenger-wire -p messenger-client -p messenger-widget -p messenger-inbox --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "unit and integration tests"
 cargo test -p messenger-wire -p messenger-server -p messenger-widget -p messenger-bench -p messenger-tools --locked

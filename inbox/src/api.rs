@@ -2,41 +2,25 @@
 //! the session cookie (`credentials: same-origin`); every state-changing one
 //! carries the session's CSRF token in `X-CSRF-Token`.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
-use messenger_wire::sse;
+use gloo_net::http::{Request, RequestBuilder};
+pub use messenger_client::{ApiError, EventStream};
+use messenger_client::{json, no_content};
 use messenger_wire::{
     API_PREFIX, AgentAccount, AgentList, ApiKeyInfo, ApiKeyList, Assign, ChangePassword,
-    Conversation, CreatedApiKey, ErrorBody, ErrorCode, InboxConversation, InboxConversationList,
+    Conversation, CreatedApiKey, ErrorCode, InboxConversation, InboxConversationList,
     InboxConversationView, InboxSession, Login, MarkRead, Message, NewAgent, NewApiKey, Note,
     SendMessage, SiteHours, Team,
 };
-use serde::de::DeserializeOwned;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials};
+use web_sys::{AbortSignal, RequestCache, RequestCredentials};
 
-/// Why a call failed.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum ApiError {
-    /// No answer: offline, or the server is down.
-    Network,
-    /// The server answered with an error.
-    Status {
-        status: u16,
-        code: ErrorCode,
-        message: String,
-    },
-    /// An answer this version does not understand.
-    Decode,
+/// How the inbox reads a failed call.
+pub trait ForAgent {
+    /// What to tell the agent.
+    fn message(&self) -> String;
 }
 
-impl ApiError {
-    pub fn is_unauthorized(&self) -> bool {
-        matches!(self, ApiError::Status { status: 401, .. })
-    }
-
-    /// What to tell the agent.
-    pub fn message(&self) -> String {
+impl ForAgent for ApiError {
+    fn message(&self) -> String {
         match self {
             ApiError::Network => {
                 "The server cannot be reached. Check the connection and try again.".to_owned()
@@ -88,7 +72,7 @@ pub async fn sign_out(csrf_token: &str) -> Result<(), ApiError> {
     let request = same_origin(Request::delete(&url("/session")))
         .header("X-CSRF-Token", csrf_token)
         .build();
-    successful(request).await.map(drop)
+    no_content(request).await
 }
 
 /// Which conversations the list shows.
@@ -196,9 +180,7 @@ pub async fn set_agent_enabled(
 }
 
 pub async fn change_password(csrf: &str, change: &ChangePassword) -> Result<(), ApiError> {
-    successful(post(csrf, "/password").json(change))
-        .await
-        .map(drop)
+    no_content(post(csrf, "/password").json(change)).await
 }
 
 /// The site's hours, reply time and greeting (admins only).
@@ -238,71 +220,10 @@ fn post(csrf: &str, path: &str) -> RequestBuilder {
 
 /// Opens the inbox's live stream (every conversation's events). Aborting
 /// `signal` closes it.
-pub async fn events(signal: &AbortSignal) -> Result<Events, ApiError> {
+pub async fn events(signal: &AbortSignal) -> Result<EventStream, ApiError> {
     let request = same_origin(Request::get(&url("/events")))
         .header("Accept", "text/event-stream")
         .abort_signal(Some(signal))
         .build();
-    let response = successful(request).await?;
-    let reader = response.body().ok_or(ApiError::Decode)?.get_reader();
-    Ok(Events {
-        reader: reader.unchecked_into(),
-        parser: sse::Parser::default(),
-    })
-}
-
-/// The open live stream.
-pub struct Events {
-    reader: ReadableStreamDefaultReader,
-    parser: sse::Parser,
-}
-
-impl Events {
-    /// The events the next chunk completes; `None` once the stream ended.
-    pub async fn next(&mut self) -> Result<Option<Vec<sse::Event>>, ApiError> {
-        let chunk = JsFuture::from(self.reader.read())
-            .await
-            .map_err(|_| ApiError::Network)?;
-        let field = |name: &str| js_sys::Reflect::get(&chunk, &name.into());
-        if field("done").map_or(true, |done| done.is_truthy()) {
-            return Ok(None);
-        }
-        let bytes: js_sys::Uint8Array = field("value")
-            .ok()
-            .and_then(|value| value.dyn_into().ok())
-            .ok_or(ApiError::Decode)?;
-        Ok(Some(self.parser.push(&bytes.to_vec())))
-    }
-}
-
-async fn json<T: DeserializeOwned>(
-    request: Result<Request, gloo_net::Error>,
-) -> Result<T, ApiError> {
-    let response = successful(request).await?;
-    response.json().await.map_err(|_| ApiError::Decode)
-}
-
-/// Sends a request; a 2xx answer, or the error it stands for.
-async fn successful(request: Result<Request, gloo_net::Error>) -> Result<Response, ApiError> {
-    let response = request
-        .map_err(|_| ApiError::Network)?
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
-    if response.ok() {
-        return Ok(response);
-    }
-    let status = response.status();
-    Err(match response.json::<ErrorBody>().await {
-        Ok(body) => ApiError::Status {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-        },
-        Err(_) => ApiError::Status {
-            status,
-            code: ErrorCode::Unknown,
-            message: String::new(),
-        },
-    })
+    EventStream::open(request).await
 }

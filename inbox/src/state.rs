@@ -19,7 +19,7 @@ use messenger_wire::{
 };
 use web_sys::AbortController;
 
-use crate::api::{self, ApiError, Filter};
+use crate::api::{self, ApiError, Filter, ForAgent as _};
 use crate::components::app::Auth;
 
 /// Rows the list shows at first, and adds with each "Show more".

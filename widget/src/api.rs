@@ -3,53 +3,35 @@
 //! is identified only by its bearer token.
 //!
 //! The stream of new messages is read with `fetch` rather than `EventSource`,
-//! which cannot send the `Authorization` header; [`crate::sse`] parses it.
+//! which cannot send the `Authorization` header; `messenger_client` reads it.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
-use messenger_wire::{
-    API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorBody, ErrorCode, MAX_MESSAGE_CHARS,
-    MAX_PAGE_SIZE, MarkRead, Message, ReadEvent, SendMessage, StartedConversation, TypingEvent,
-    WidgetStatus,
-};
-use serde::de::DeserializeOwned;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, ReadableStreamDefaultReader, RequestCache, RequestCredentials};
-
+use gloo_net::http::{Request, RequestBuilder};
+pub use messenger_client::{ApiError, EventStream};
+use messenger_client::{json as send, no_content};
 use messenger_wire::sse;
+use messenger_wire::{
+    API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorCode, MAX_MESSAGE_CHARS, MAX_PAGE_SIZE,
+    MarkRead, Message, ReadEvent, SendMessage, StartedConversation, TypingEvent, WidgetStatus,
+};
+use web_sys::{AbortSignal, RequestCache, RequestCredentials};
 
-/// Why a call failed.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum ApiError {
-    /// No answer: offline, connection refused, aborted.
-    Network,
-    /// The server answered with an error status.
-    Status {
-        status: u16,
-        code: ErrorCode,
-        /// The server's explanation, meant for people.
-        message: String,
-    },
-    /// The answer was not what this version of the widget understands.
-    Decode,
+/// How the widget reads a failed call.
+pub trait ForCustomer {
+    /// Trying the same request again later may succeed.
+    fn is_transient(&self) -> bool;
+    /// Text to show a customer: why a message was refused.
+    fn message(&self) -> String;
 }
 
-impl ApiError {
-    /// The token is unknown to the server (or was never valid).
-    pub fn is_unauthorized(&self) -> bool {
-        matches!(self, ApiError::Status { status: 401, .. })
-    }
-
-    /// Trying the same request again later may succeed.
-    pub fn is_transient(&self) -> bool {
+impl ForCustomer for ApiError {
+    fn is_transient(&self) -> bool {
         match self {
             ApiError::Network | ApiError::Decode => true,
             ApiError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
         }
     }
 
-    /// Text to show a customer: why a message was refused.
-    pub fn message(&self) -> String {
+    fn message(&self) -> String {
         match self {
             ApiError::Status {
                 code: ErrorCode::MessageTooLong,
@@ -161,7 +143,7 @@ pub async fn message_events(
     token: &str,
     after: i64,
     signal: &AbortSignal,
-) -> Result<MessageEvents, ApiError> {
+) -> Result<EventStream, ApiError> {
     let request = authorized(
         Request::get(&format!("{API_PREFIX}/conversation/events")),
         token,
@@ -170,17 +152,8 @@ pub async fn message_events(
     .header("Last-Event-ID", &after.to_string())
     .cache(RequestCache::NoStore)
     .abort_signal(Some(signal))
-    .build()
-    .map_err(|_| ApiError::Network)?;
-    let response = request.send().await.map_err(|_| ApiError::Network)?;
-    if !response.ok() {
-        return Err(error_from(response).await);
-    }
-    let reader = response.body().ok_or(ApiError::Decode)?.get_reader();
-    Ok(MessageEvents {
-        reader: reader.unchecked_into(),
-        parser: sse::Parser::default(),
-    })
+    .build();
+    EventStream::open(request).await
 }
 
 /// What the conversation's stream carries.
@@ -208,33 +181,6 @@ impl StreamEvent {
     }
 }
 
-/// An open stream of the conversation's events, read chunk by chunk.
-pub struct MessageEvents {
-    reader: ReadableStreamDefaultReader,
-    parser: sse::Parser,
-}
-
-impl MessageEvents {
-    /// The events completed by the next chunk received, oldest first (often
-    /// none: a keep-alive comment), as sent (see [`StreamEvent::parse`]);
-    /// `None` once the server has ended the stream. An error means the
-    /// connection broke (or was aborted).
-    pub async fn next(&mut self) -> Result<Option<Vec<sse::Event>>, ApiError> {
-        let chunk = JsFuture::from(self.reader.read())
-            .await
-            .map_err(|_| ApiError::Network)?;
-        let field = |name: &str| js_sys::Reflect::get(&chunk, &name.into());
-        if field("done").map_or(true, |done| done.is_truthy()) {
-            return Ok(None);
-        }
-        let bytes: js_sys::Uint8Array = field("value")
-            .ok()
-            .and_then(|value| value.dyn_into().ok())
-            .ok_or(ApiError::Decode)?;
-        Ok(Some(self.parser.push(&bytes.to_vec())))
-    }
-}
-
 async fn page(token: &str, query: &[(&str, &str)]) -> Result<ConversationPage, ApiError> {
     let request = authorized(Request::get(&format!("{API_PREFIX}/conversation")), token)
         .query(query.iter().copied())
@@ -248,50 +194,4 @@ fn authorized(request: RequestBuilder, token: &str) -> RequestBuilder {
     request
         .header("Authorization", &format!("Bearer {token}"))
         .credentials(RequestCredentials::Omit)
-}
-
-async fn send<T: DeserializeOwned>(
-    request: Result<Request, gloo_net::Error>,
-) -> Result<T, ApiError> {
-    let response = successful(request).await?;
-    response.json().await.map_err(|_| ApiError::Decode)
-}
-
-/// Sends a request whose answer has no body worth reading.
-async fn no_content(request: Result<Request, gloo_net::Error>) -> Result<(), ApiError> {
-    let response = successful(request).await?;
-    // Read to the end, so the connection is free for the next request.
-    _ = response.binary().await;
-    Ok(())
-}
-
-/// Sends a request; a 2xx answer, or the error it stands for.
-async fn successful(request: Result<Request, gloo_net::Error>) -> Result<Response, ApiError> {
-    let response = request
-        .map_err(|_| ApiError::Network)?
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
-    if response.ok() {
-        Ok(response)
-    } else {
-        Err(error_from(response).await)
-    }
-}
-
-async fn error_from(response: Response) -> ApiError {
-    let status = response.status();
-    match response.json::<ErrorBody>().await {
-        Ok(body) => ApiError::Status {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-        },
-        // A proxy's HTML error page, say.
-        Err(_) => ApiError::Status {
-            status,
-            code: ErrorCode::Unknown,
-            message: String::new(),
-        },
-    }
 }

@@ -17,7 +17,7 @@ use messenger_wire::{
 };
 
 use crate::alarm::Alarm;
-use crate::api::{self, ApiError, StreamEvent};
+use crate::api::{self, ApiError, ForCustomer as _, StreamEvent};
 use crate::backoff::Backoff;
 use crate::bridge::{Bridge, HostEvent, Queued};
 use crate::tabs::Tabs;

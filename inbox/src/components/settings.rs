@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messenger_wire::{AgentAccount, ApiKeyInfo, ChangePassword, NewAgent, Role, SiteHours};
 
-use crate::api;
+use crate::api::{self, ForAgent as _};
 use crate::state::Inbox;
 
 #[component]
