@@ -31,5 +31,9 @@ step "size budgets"
 node scripts/size-report.mjs dist
 
 step "browser end-to-end tests (headless Chromium)"
-cargo build -p messenger-server --locked
-(cd tests/e2e && MESSENGER_SERVER_BIN="$PWD/../../target/debug/messenger-server" npm test)
+# The server binary that `cargo test` built above for its own integration
+# tests; building it alone would unify features differently and compile
+# the dependency tree a second time.
+server_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/messenger-server"
+test -x "$server_bin" || cargo build -p messenger-server --locked
+(cd tests/e2e && MESSENGER_SERVER_BIN="$server_bin" npm test)
