@@ -40,7 +40,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use messenger_wire::{Author, Conversation, ConversationSummary, InboxConversation, Message};
+use messenger_wire::{
+    Author, Conversation, ConversationStatus, ConversationSummary, InboxConversation, Message,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -217,6 +219,7 @@ impl Store {
             last_seq: 0,
             customer_read_seq: 0,
             agent_read_seq: 0,
+            status: ConversationStatus::Open,
         };
         sqlx::query(
             "INSERT INTO conversations
@@ -713,7 +716,7 @@ async fn insert_message(
 }
 
 const CONVERSATION_COLUMNS: &str =
-    "id, created_at, last_activity_at, last_seq, customer_read_seq, agent_read_seq";
+    "id, created_at, last_activity_at, last_seq, customer_read_seq, agent_read_seq, status";
 
 /// The one list of a message's columns, so every query reads the same shape
 /// (a macro, because `concat!` takes only literals).
@@ -767,6 +770,7 @@ fn conversation_from_row<R: std::borrow::Borrow<SqliteRow>>(row: R) -> Conversat
         last_seq: row.get("last_seq"),
         customer_read_seq: row.get("customer_read_seq"),
         agent_read_seq: row.get("agent_read_seq"),
+        status: ConversationStatus::parse(row.get("status")).unwrap_or_default(),
     }
 }
 

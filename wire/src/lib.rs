@@ -91,6 +91,9 @@ pub struct Conversation {
     /// Highest `seq` an agent has read (0: none).
     #[serde(default)]
     pub agent_read_seq: i64,
+    /// Closed conversations stay readable; a customer message reopens them.
+    #[serde(default)]
+    pub status: ConversationStatus,
 }
 
 /// Response to `POST /api/v1/conversations`.
@@ -238,9 +241,10 @@ pub fn validate_language(language: &str) -> Result<(), ErrorCode> {
 
 /// Whether a conversation is being dealt with. A customer message to a
 /// closed conversation opens it again.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationStatus {
+    #[default]
     Open,
     Closed,
 }
@@ -612,6 +616,14 @@ pub enum ErrorCode {
     Internal,
     /// The store is busy or unreachable; retry with backoff.
     Unavailable,
+    /// Not a plausible email address (see [`validate_email`]).
+    InvalidEmail,
+    /// A resume link that was never issued (mistyped or cut).
+    ResumeLinkInvalid,
+    /// A resume link that was already used: each works once.
+    ResumeLinkUsed,
+    /// A resume link past its expiry.
+    ResumeLinkExpired,
     /// A code this client version does not know yet.
     #[serde(other)]
     Unknown,
@@ -828,3 +840,93 @@ pub struct WidgetStatus {
     /// The away message, while closed.
     pub away_message: Option<String>,
 }
+
+/// Longest email address accepted, in bytes (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Checks an email address the way the server does: `local@domain.tld`,
+/// at most [`MAX_EMAIL_LEN`] bytes, no spaces or control characters, one
+/// `@`, and a dot in a domain that neither starts nor ends with one. (Not a
+/// full RFC 5322 parser: the address is confirmed by the mail reaching it.)
+pub fn validate_email(email: &str) -> Result<(), ErrorCode> {
+    let email = email.trim();
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(ErrorCode::InvalidEmail);
+    };
+    let plausible = email.len() <= MAX_EMAIL_LEN
+        && !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !domain.contains('@')
+        && !email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        });
+    if plausible {
+        Ok(())
+    } else {
+        Err(ErrorCode::InvalidEmail)
+    }
+}
+
+/// One of the customer's conversations, as `GET /api/v1/customer` lists it.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct CustomerConversation {
+    pub conversation: Conversation,
+    /// The latest message, if any.
+    #[serde(default)]
+    pub last_message: Option<Message>,
+    /// Agent and bot messages after `customer_read_seq`.
+    #[serde(default)]
+    pub unread: i64,
+}
+
+/// Response to `GET /api/v1/customer`: the customer behind a token, with
+/// every conversation they had on any device, latest activity first.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct CustomerAccount {
+    /// The address replies are emailed to, if the customer left one.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether replies they miss are emailed (an address, not unsubscribed).
+    #[serde(default)]
+    pub notify_by_email: bool,
+    #[serde(default)]
+    pub conversations: Vec<CustomerConversation>,
+}
+
+/// Body of `PUT /api/v1/customer/email`: the address to email missed
+/// replies to (`null` forgets it). Setting an address subscribes again.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct SetEmail {
+    pub email: Option<String>,
+}
+
+/// Body of `POST /api/v1/resume-links`: email me a link that restores my
+/// conversations. The answer is the same whether or not the address is
+/// known.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct RequestResumeLink {
+    pub email: String,
+}
+
+/// Response to `POST /api/v1/resume-links` (202 Accepted), always the same.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct ResumeLinkRequested {
+    /// How long a link stays valid, so the widget can say so.
+    pub valid_minutes: i64,
+}
+
+/// Body of `POST /api/v1/resume`: the code from a resume link. The answer
+/// is a [`StartedConversation`]: a new token for this device, to the
+/// customer's latest conversation.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct Resume {
+    pub code: String,
+}
+
+/// The fragment a resume link carries on the host page's URL:
+/// `#mw-resume=CODE`. A fragment never reaches any server or log.
+pub const RESUME_FRAGMENT: &str = "mw-resume=";
