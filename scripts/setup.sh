@@ -2,7 +2,8 @@
 # Installs what building and testing need, skipping whatever is already there
 # at the right version. Safe to run again and again.
 #
-#   scripts/setup.sh          Rust wasm target, Trunk, wasm-bindgen, wasm-opt
+#   scripts/setup.sh          Rust wasm target, Trunk, wasm-bindgen, wasm-opt,
+#                             aiosmtpd (python3; the tests' SMTP server)
 #   scripts/setup.sh --e2e    the same, plus Chromium and the e2e test packages
 #
 # Versions are pinned because they must agree with each other (see
@@ -43,6 +44,20 @@ fi
 if ! have_version wasm-opt "version 116"; then
   step "installing wasm-opt $WASM_OPT_VERSION (binaryen 116, about 6 minutes)"
   cargo install "wasm-opt@$WASM_OPT_VERSION"
+fi
+
+# The tests' SMTP server (tests/smtp/sink.py), used by the Rust integration
+# tests and the e2e tests alike. Into the interpreter's own site-packages if
+# pip may write there (pyenv, a virtualenv), else into the user's; the last
+# resort overrides Debian's "externally managed environment" for the user's
+# site-packages only, which leaves the system's packages alone. Only the last
+# attempt's errors are shown.
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  step "installing aiosmtpd for python3 (the tests' SMTP server)"
+  python3 -m pip install --quiet aiosmtpd 2>/dev/null \
+    || python3 -m pip install --quiet --user aiosmtpd 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages aiosmtpd
+  python3 -c 'import aiosmtpd'
 fi
 
 if [ "${1:-}" = "--e2e" ]; then
