@@ -17,8 +17,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const BUDGETS = [
-  // Issue 8's budget for the loader: 3 KB brotli (minified by build-widget.sh).
-  { name: 'loader (widget.js), brotli', group: 'loader', limit: 3000 },
+  // Issue 8's budget for the loader: 3 KB brotli (minified by build-widget.sh),
+  // in the 1,024-byte KB of the other budgets.
+  { name: 'loader (widget.js), brotli', group: 'loader', limit: 3 * 1024 },
   { name: 'open panel (loader + panel files), brotli', group: 'openPanel', limit: 150 * 1024 },
   // The agents' inbox (dist/inbox/): its own bundle, never loaded by visitors.
   { name: 'inbox app (dist/inbox), brotli', group: 'inbox', limit: 200 * 1024 },

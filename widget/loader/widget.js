@@ -5,6 +5,8 @@
  * panel, an iframe of HOST/frame/ (widget/src). The conversation token stays
  * in this site's localStorage and reaches the frame only by postMessage
  * (protocol: widget/src/bridge.rs), never in a URL. Plain ES2019, no build.
+ * A page opened from an emailed resume link (#mw-resume=CODE) hands the code
+ * to the frame and opens the panel; the fragment leaves the address bar.
  */
 (() => {
   'use strict';
@@ -169,6 +171,13 @@
   let frameReady = false; // the frame has said mw:ready
   let frameToken = null; // the token the frame was given
   let memory = { token: null, seen: 0, outbox: [] }; // when localStorage is unavailable
+  // A resume link's code, for the frame's first mw:init only. Off the address
+  // bar at once, so it is neither bookmarked, shared nor used twice.
+  let resume = /^#mw-resume=(.+)/.exec(location.hash);
+  if (resume) {
+    resume = resume[1];
+    history.replaceState(history.state, '', location.pathname + location.search);
+  }
 
   // The site's tabs share one stream (see widget/src/tabs.rs): the tab holding
   // the Web Lock leads, and a BroadcastChannel relays what its panel shares.
@@ -228,6 +237,7 @@
     if (document.readyState === 'complete') later();
     else window.addEventListener('load', later, { once: true });
   }
+  if (resume) setOpen(true);
 
   // Only our own frame, at SERVER_ORIGIN, is listened to; we post only there.
   function onMessage(event) {
@@ -242,7 +252,8 @@
       case 'mw:ready': {
         frameReady = true;
         frameToken = state.token;
-        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading });
+        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading, resume });
+        resume = null;
         break;
       }
       case 'mw:token':
@@ -276,7 +287,6 @@
       case 'mw:share':
         if (channel && typeof data.data === 'string') channel.postMessage(data.data);
         break;
-      default:
     }
   }
 
@@ -398,7 +408,6 @@
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('class', 'icon');
     svg.setAttribute('aria-hidden', 'true');
-    svg.setAttribute('focusable', 'false');
     paths.forEach((d) => {
       const path = document.createElementNS(SVG_NS, 'path');
       path.setAttribute('d', d);
@@ -449,11 +458,9 @@
     });
   }
 
+  // (Only plain `.class` rules come here: none of them has an !important.)
   function setStyles(el, declarations) {
-    Object.keys(declarations).forEach((name) => {
-      const value = declarations[name].replace(' !important', '');
-      el.style.setProperty(name, value, 'important');
-    });
+    Object.keys(declarations).forEach((name) => el.style.setProperty(name, declarations[name], 'important'));
   }
 
   function findOwnScript() {
