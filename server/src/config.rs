@@ -102,6 +102,93 @@ pub struct Config {
         value_parser = clap::value_parser!(u32).range(1..=4096)
     )]
     pub write_batch: u32,
+
+    #[command(flatten)]
+    pub mail: MailConfig,
+
+    /// The clock (tests use a manual one); not a flag.
+    #[arg(skip)]
+    pub clock: crate::clock::Clock,
+}
+
+/// Email: follow-up of missed replies, resume links and agent notices.
+/// Without `--smtp-url` nothing is sent (mail is still queued, and goes out
+/// once an SMTP server is configured and the server restarted).
+#[derive(Args, Debug, Clone)]
+pub struct MailConfig {
+    /// SMTP server to send through: `smtp://host:25` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465` (TLS).
+    #[arg(long, env = "MESSENGER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of every email, `Name <address>` or `address`.
+    #[arg(
+        long,
+        env = "MESSENGER_MAIL_FROM",
+        default_value = "Support <support@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// The page of your site (with the widget on it) that links in emails
+    /// open. Default: the page where the customer's conversation started.
+    #[arg(long, env = "MESSENGER_SITE_URL")]
+    pub site_url: Option<String>,
+
+    /// Seconds an agent's reply may go unseen by an absent customer before
+    /// it is emailed; replies in the meantime go in the same email.
+    #[arg(long, env = "MESSENGER_FOLLOWUP_DELAY_SECS", default_value_t = 300)]
+    pub followup_delay_secs: u32,
+
+    /// Seconds a new customer message waits before agents who are not in
+    /// the inbox are emailed; messages in the meantime go in one email.
+    #[arg(long, env = "MESSENGER_AGENT_NOTIFY_DELAY_SECS", default_value_t = 120)]
+    pub agent_notify_delay_secs: u32,
+
+    /// Seconds a resume link works (once).
+    #[arg(long, env = "MESSENGER_RESUME_LINK_TTL_SECS", default_value_t = 86_400)]
+    pub resume_link_ttl_secs: u32,
+}
+
+impl MailConfig {
+    pub fn for_tests() -> Self {
+        MailConfig {
+            smtp_url: None,
+            mail_from: "Support <support@localhost>".into(),
+            site_url: None,
+            followup_delay_secs: 300,
+            agent_notify_delay_secs: 120,
+            resume_link_ttl_secs: 86_400,
+        }
+    }
+}
+
+/// An SMTP server URL, which may carry a password: `Debug` hides it.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpUrl(<redacted>)")
+    }
+}
+
+impl FromStr for SmtpUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if !(s.starts_with("smtp://") || s.starts_with("smtps://")) {
+            return Err("an SMTP URL starts with smtp:// or smtps://".into());
+        }
+        Ok(SmtpUrl(s.to_owned()))
+    }
 }
 
 /// A secret whose `Debug` never shows the value, so it cannot end up in logs.
@@ -176,6 +263,8 @@ impl Config {
             public_url: None,
             demo_addr: None,
             write_batch: crate::store::DEFAULT_WRITE_BATCH as u32,
+            mail: MailConfig::for_tests(),
+            clock: crate::clock::Clock::system(),
         }
     }
 }

@@ -81,6 +81,17 @@ pub fn note_id() -> String {
     format!("n_{}", hex::<16>())
 }
 
+/// Customer id (not a secret): `u_` and 128 random bits in hex.
+pub fn customer_id() -> String {
+    format!("u_{}", hex::<16>())
+}
+
+/// A one-time code for a link in an email (resume, unsubscribe): 256
+/// random bits, base64url; stored hashed like tokens.
+pub fn email_code() -> String {
+    random_string::<32>()
+}
+
 /// Agent account id: `a_` and 128 random bits in hex.
 pub fn agent_id() -> String {
     format!("a_{}", hex::<16>())

@@ -16,19 +16,22 @@
 pub mod accounts;
 pub mod api;
 pub mod assets;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod feed;
 pub mod hours;
 pub mod ids;
+pub mod mail;
+pub mod presence;
 pub mod store;
+pub mod unsubscribe;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -74,6 +77,13 @@ pub struct AppState {
     /// Whether browsers reach us over https (`--public-url` says so): the
     /// session cookie is then `Secure`.
     pub https: bool,
+    /// Now, by the system clock or a test's.
+    pub clock: clock::Clock,
+    /// Email settings, and the wake-up bell of the mail worker.
+    pub mail: Arc<mail::Mailer>,
+    /// Who is here now: open customer streams per customer, open inbox
+    /// streams per agent (emails go only to those who are away).
+    pub presence: presence::Presence,
 }
 
 impl AppState {
@@ -106,6 +116,11 @@ impl AppState {
         // Computed now rather than at the first login with an unknown email,
         // which would otherwise take twice as long as any other.
         tokio::task::spawn_blocking(accounts::dummy_hash);
+        let mailer = mail::Mailer::new(&config.mail, config);
+        store.set_mail_delays(store::MailDelays {
+            followup_ms: mailer.followup_delay_ms,
+            agent_notify_ms: mailer.agent_notify_delay_ms,
+        });
         Ok(AppState {
             https: public_origin
                 .as_deref()
@@ -126,13 +141,21 @@ impl AppState {
             shutdown: Arc::new(watch::Sender::new(false)),
             feed,
             typing: Arc::default(),
+            clock: config.clock.clone(),
+            mail: Arc::new(mailer),
+            presence: presence::Presence::default(),
         })
+    }
+
+    /// Now, in Unix ms, by the server's clock (a test's, in tests).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Announces that `author` is typing in the conversation, unless they
     /// already did less than [`messenger_wire::TYPING_INTERVAL_MS`] ago.
     pub fn typing(&self, conversation_id: &str, author: Author) {
-        let now = now_ms();
+        let now = self.now_ms();
         {
             let mut last = self.typing.lock().unwrap_or_else(|e| e.into_inner());
             let key = (conversation_id.to_owned(), author);
@@ -173,13 +196,14 @@ pub fn app(state: AppState) -> Router {
         api = api.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(state.allowed_origins.iter().cloned()))
-                .allow_methods([Method::GET, Method::POST])
+                .allow_methods([Method::GET, Method::POST, Method::PUT])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
     }
     Router::new()
         .nest(messenger_wire::API_PREFIX, api)
         .merge(assets::router())
+        .merge(unsubscribe::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -218,6 +242,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = state.store.clone();
     let stop_streams = state.shutdown.clone();
+    if let Ok(addr) = listener.local_addr() {
+        state.mail.set_default_base_url(format!("http://{addr}"));
+    }
+    mail::spawn_worker(state.clone());
     let shutdown = async move {
         shutdown.await;
         stop_streams.send_replace(true);
@@ -246,12 +274,11 @@ fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
-/// Milliseconds since the Unix epoch, the timestamp unit of the wire.
+/// Milliseconds since the Unix epoch by the system clock, the timestamp
+/// unit of the wire. Request handlers use [`AppState::now_ms`] instead,
+/// which tests can move.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    clock::system_now_ms()
 }
 
 #[cfg(test)]

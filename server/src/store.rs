@@ -55,10 +55,13 @@ use crate::ids;
 
 mod accounts;
 mod api_keys;
+mod customers;
 mod inbox;
+pub mod mail;
 mod settings;
 pub use accounts::{AgentRecord, SessionRecord};
 pub use api_keys::{API_KEY_TOUCH_MS, ActiveApiKey};
+pub use customers::ResumeRefusal;
 pub use inbox::{
     AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, StartContext, Waiting,
 };
@@ -81,6 +84,7 @@ pub struct Store {
     feed: Feed,
     /// The site's settings in force (see [`settings`]).
     settings: settings::CurrentSettings,
+    delays: std::sync::Arc<std::sync::RwLock<MailDelays>>,
 }
 
 /// One send waiting for the appender task.
@@ -92,7 +96,27 @@ struct AppendJob {
     client_id: String,
     body: String,
     now: i64,
+    /// When an agent reply is emailed if the customer has not seen it.
+    followup_due_at: i64,
+    /// When agents away from the inbox are emailed of a customer message.
+    notify_due_at: i64,
     reply: oneshot::Sender<Result<Appended, sqlx::Error>>,
+}
+
+/// How long replies and customer messages wait before they are emailed.
+#[derive(Debug, Clone, Copy)]
+pub struct MailDelays {
+    pub followup_ms: i64,
+    pub agent_notify_ms: i64,
+}
+
+impl Default for MailDelays {
+    fn default() -> Self {
+        MailDelays {
+            followup_ms: 300_000,
+            agent_notify_ms: 120_000,
+        }
+    }
 }
 
 /// What became of a send.
@@ -187,7 +211,13 @@ impl Store {
             appends,
             feed,
             settings,
+            delays: std::sync::Arc::default(),
         })
+    }
+
+    /// Sets how long replies and customer messages wait before email.
+    pub fn set_mail_delays(&self, delays: MailDelays) {
+        *self.delays.write().unwrap_or_else(|e| e.into_inner()) = delays;
     }
 
     /// Closes both pools, waiting for connections in use to come back.
@@ -205,13 +235,29 @@ impl Store {
             .await
     }
 
-    /// A new, empty conversation, with where and how the customer started it.
+    /// A new, empty conversation of a new customer, with where and how the
+    /// customer started it.
     pub async fn start_conversation(
         &self,
         token_hash: &[u8],
         now: i64,
         context: &StartContext,
     ) -> Result<Conversation, sqlx::Error> {
+        let (conversation, _) = self
+            .start_conversation_for(token_hash, now, context, None)
+            .await?;
+        Ok(conversation)
+    }
+
+    /// A new, empty conversation of `customer` (a new customer if `None`),
+    /// opened by the new token `token_hash`. Returns it and its customer's id.
+    pub async fn start_conversation_for(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        context: &StartContext,
+        customer: Option<&str>,
+    ) -> Result<(Conversation, String), sqlx::Error> {
         let conversation = Conversation {
             id: ids::conversation_id(),
             created_at: now,
@@ -221,32 +267,72 @@ impl Store {
             agent_read_seq: 0,
             status: ConversationStatus::Open,
         };
+        let mut tx = self.write.begin().await?;
+        let customer_id = match customer {
+            Some(id) => id.to_owned(),
+            None => {
+                let id = ids::customer_id();
+                sqlx::query("INSERT INTO customers (id, created_at) VALUES (?, ?)")
+                    .bind(&id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+        };
         sqlx::query(
             "INSERT INTO conversations
-                 (id, token_hash, created_at, last_activity_at, last_seq, page_url, user_agent, language)
-             VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                 (id, token_hash, created_at, last_activity_at, last_seq, page_url, user_agent,
+                  language, customer_id, customer_email)
+             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6, ?7,
+                     (SELECT email FROM customers WHERE id = ?7))",
         )
         .bind(&conversation.id)
         .bind(token_hash)
         .bind(now)
-        .bind(now)
         .bind(&context.page_url)
         .bind(&context.user_agent)
         .bind(&context.language)
-        .execute(&self.write)
+        .bind(&customer_id)
+        .execute(&mut *tx)
         .await?;
-        Ok(conversation)
+        sqlx::query(
+            "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(&customer_id)
+        .bind(&conversation.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((conversation, customer_id))
     }
 
     pub async fn conversation_by_token(
         &self,
         token_hash: &[u8],
     ) -> Result<Option<Conversation>, sqlx::Error> {
+        Ok(self
+            .customer_by_token(token_hash)
+            .await?
+            .map(|(_, conversation)| conversation))
+    }
+
+    /// The customer a token belongs to, and the conversation it opens.
+    pub async fn customer_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<(String, Conversation)>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE token_hash = ?"
+            "SELECT t.customer_id, {} FROM customer_tokens t
+             JOIN conversations c ON c.id = t.conversation_id
+             WHERE t.token_hash = ?",
+            CONVERSATION_COLUMNS_OF_C
         ))
         .bind(token_hash)
-        .map(conversation_from_row)
+        .map(|row: SqliteRow| (row.get("customer_id"), conversation_from_row(&row)))
         .fetch_optional(&self.read)
         .await
     }
@@ -367,7 +453,10 @@ impl Store {
         now: i64,
     ) -> Result<Appended, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
+        let delays = *self.delays.read().unwrap_or_else(|e| e.into_inner());
         let job = AppendJob {
+            followup_due_at: now + delays.followup_ms,
+            notify_due_at: now + delays.agent_notify_ms,
             conversation_id: conversation_id.to_owned(),
             author,
             agent_id,
@@ -436,7 +525,7 @@ impl Store {
         };
         let mut rows = sqlx::query(
             "SELECT c.id, c.created_at, c.last_activity_at, c.last_seq,
-                    c.customer_read_seq, c.agent_read_seq,
+                    c.customer_read_seq, c.agent_read_seq, c.status,
                     m.id AS m_id, m.seq AS m_seq, m.author AS m_author,
                     m.client_id AS m_client_id, m.body AS m_body, m.created_at AS m_created_at
              FROM conversations c
@@ -644,7 +733,45 @@ async fn append_one(
     } else {
         None
     };
+    schedule_emails(tx, job).await?;
     Ok((Appended::Created(message, position), changed, away))
+}
+
+/// Schedules the emails a new message may lead to (see [`mail`]): an
+/// agent's reply, to the customer with an email address who has not seen it
+/// by then; a customer's message, to the assigned agent (every agent while
+/// unassigned) who is not in the inbox by then. A due time already set
+/// stays: what comes in the meantime goes in the same email.
+async fn schedule_emails(
+    tx: &mut Transaction<'_, Sqlite>,
+    job: &AppendJob,
+) -> Result<(), sqlx::Error> {
+    match job.author {
+        Author::Agent => {
+            sqlx::query(
+                "UPDATE conversations SET followup_due_at = coalesce(followup_due_at, ?)
+                 WHERE id = ? AND customer_id IN
+                     (SELECT id FROM customers WHERE email IS NOT NULL AND unsubscribed_at IS NULL)",
+            )
+            .bind(job.followup_due_at)
+            .bind(&job.conversation_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Author::Customer => {
+            sqlx::query(
+                "UPDATE agents SET notify_due_at = coalesce(notify_due_at, ?1)
+                 WHERE disabled_at IS NULL AND email_notifications = 1
+                   AND coalesce((SELECT assignee_id FROM conversations WHERE id = ?2), id) = id",
+            )
+            .bind(job.notify_due_at)
+            .bind(&job.conversation_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Author::Bot | Author::System => {}
+    }
+    Ok(())
 }
 
 /// After a customer's message while the site is closed: the automatic away
@@ -717,6 +844,10 @@ async fn insert_message(
 
 const CONVERSATION_COLUMNS: &str =
     "id, created_at, last_activity_at, last_seq, customer_read_seq, agent_read_seq, status";
+
+/// [`CONVERSATION_COLUMNS`] of a query where conversations are `c`.
+const CONVERSATION_COLUMNS_OF_C: &str = "c.id, c.created_at, c.last_activity_at, c.last_seq, \
+     c.customer_read_seq, c.agent_read_seq, c.status";
 
 /// The one list of a message's columns, so every query reads the same shape
 /// (a macro, because `concat!` takes only literals).

@@ -260,6 +260,37 @@ fn CustomerPanel(customer: CustomerProfile) -> impl IntoView {
                 <dt>"Browser"</dt>
                 <dd class="ua">{customer.user_agent.unwrap_or_else(|| "Unknown".to_owned())}</dd>
             </dl>
+            <h4>"Past conversations"</h4>
+            {if customer.past_conversations.is_empty() {
+                view! { <p class="none">"None"</p> }.into_any()
+            } else {
+                let inbox = expect_context::<Inbox>();
+                view! {
+                    <ul class="past">
+                        {customer
+                            .past_conversations
+                            .into_iter()
+                            .map(|past| {
+                                let id = past.id.clone();
+                                let status = match past.status {
+                                    ConversationStatus::Open => "Open",
+                                    ConversationStatus::Closed => "Closed",
+                                };
+                                view! {
+                                    <li>
+                                        <button type="button" on:click=move |_| inbox.select(id.clone())>
+                                            {time::stamp(past.created_at)}
+                                            " · "
+                                            {status}
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
         </aside>
     }
 }

@@ -116,7 +116,7 @@ async fn events(
     };
     Ok((
         NO_PROXY_BUFFERING,
-        stream::all_conversations(&state, after, ended).await?,
+        stream::all_conversations(&state, after, ended, None).await?,
     ))
 }
 

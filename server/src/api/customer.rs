@@ -4,20 +4,23 @@
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use messenger_wire::{
-    Author, Conversation, ConversationPage, ErrorCode, MarkRead, Message, SendMessage,
-    StartConversation, StartedConversation,
+    Author, Conversation, ConversationPage, CustomerAccount, ErrorCode, MarkRead, Message,
+    RequestResumeLink, Resume, ResumeLinkRequested, SendMessage, SetEmail, StartConversation,
+    StartedConversation,
 };
 
 use super::{ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, StreamParams, bearer, stream};
 use crate::error::ApiError;
-use crate::store::StartContext;
+use crate::presence::Party;
+use crate::store::{ResumeRefusal, StartContext};
 use crate::{AppState, ids};
 
 pub fn router() -> Router<AppState> {
@@ -29,6 +32,14 @@ pub fn router() -> Router<AppState> {
         .route("/conversation/read", post(read_up_to))
         .route("/conversation/typing", post(typing))
         .route("/widget/status", get(widget_status))
+        .route("/customer", get(account))
+        .route("/customer/email", put(set_email))
+        .route(
+            "/customer/conversations/{id}/token",
+            post(conversation_token),
+        )
+        .route("/resume-links", post(request_resume_link))
+        .route("/resume", post(resume))
 }
 
 /// `GET /api/v1/widget/status` (public, no token): whether the site is open
@@ -36,7 +47,7 @@ pub fn router() -> Router<AppState> {
 /// and its away message. Caches may keep it for a minute.
 async fn widget_status(State(state): State<AppState>) -> impl IntoResponse {
     let current = state.store.site_settings();
-    let now = crate::now_ms();
+    let now = state.now_ms();
     let open = current.hours.is_open(now);
     let next_open_at = if open {
         None
@@ -62,19 +73,37 @@ async fn widget_status(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The conversation a request's token belongs to.
+/// The conversation a request's token opens.
 pub struct Customer(pub Conversation);
 
 impl FromRequestParts<AppState> for Customer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let account = Account::from_request_parts(parts, state).await?;
+        Ok(Customer(account.conversation))
+    }
+}
+
+/// The customer a request's token belongs to, and the conversation it opens.
+pub struct Account {
+    pub customer_id: String,
+    pub conversation: Conversation,
+}
+
+impl FromRequestParts<AppState> for Account {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         state
             .store
-            .conversation_by_token(&ids::hash_secret(token))
+            .customer_by_token(&ids::hash_secret(token))
             .await?
-            .map(Customer)
+            .map(|(customer_id, conversation)| Account {
+                customer_id,
+                conversation,
+            })
             .ok_or_else(ApiError::unauthorized)
     }
 }
@@ -97,10 +126,33 @@ async fn start(
         )
     })?;
     let context = start_context(&headers, &body)?;
+    // With a token, the new conversation is the same customer's; a token
+    // that is not (or no longer) valid is refused rather than ignored, so
+    // that the widget does not silently split a customer in two.
+    let customer = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        Some(parent) => Some(
+            state
+                .store
+                .customer_by_token(&ids::hash_secret(parent.trim()))
+                .await?
+                .ok_or_else(ApiError::unauthorized)?
+                .0,
+        ),
+        None => None,
+    };
     let token = ids::conversation_token();
-    let conversation = state
+    let (conversation, _) = state
         .store
-        .start_conversation(&ids::hash_secret(&token), crate::now_ms(), &context)
+        .start_conversation_for(
+            &ids::hash_secret(&token),
+            state.now_ms(),
+            &context,
+            customer.as_deref(),
+        )
         .await?;
     tracing::info!(conversation = %conversation.id, "conversation started");
     Ok((
@@ -194,17 +246,19 @@ async fn send(
 }
 
 /// `GET /api/v1/conversation/events`: the conversation's messages as Server-
-/// Sent Events, from `Last-Event-ID` (or `after`) on, then live.
+/// Sent Events, from `Last-Event-ID` (or `after`) on, then live. While it is
+/// open the customer counts as here: missed replies are not emailed.
 async fn events(
     State(state): State<AppState>,
-    Customer(conversation): Customer,
+    account: Account,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let after = stream::resume_point(&headers, params.after)?;
+    let here = state.presence.enter(Party::Customer(account.customer_id));
     Ok((
         NO_PROXY_BUFFERING,
-        stream::conversation(&state, conversation.id, after),
+        stream::conversation(&state, account.conversation.id, after, here),
     ))
 }
 
@@ -221,4 +275,141 @@ async fn read_up_to(
 async fn typing(State(state): State<AppState>, Customer(conversation): Customer) -> StatusCode {
     state.typing(&conversation.id, Author::Customer);
     StatusCode::NO_CONTENT
+}
+
+/// `GET /api/v1/customer`: the customer's email and their conversations on
+/// every device, latest activity first.
+async fn account(
+    State(state): State<AppState>,
+    account: Account,
+) -> Result<ApiJson<CustomerAccount>, ApiError> {
+    Ok(ApiJson(
+        state.store.customer_account(&account.customer_id).await?,
+    ))
+}
+
+/// `PUT /api/v1/customer/email`: where to email replies the customer
+/// misses (`null` forgets the address). A new address is subscribed.
+async fn set_email(
+    State(state): State<AppState>,
+    account: Account,
+    ApiJson(request): ApiJson<SetEmail>,
+) -> Result<ApiJson<CustomerAccount>, ApiError> {
+    let email = match request.email.as_deref().map(str::trim) {
+        Some("") | None => None,
+        Some(email) => {
+            messenger_wire::validate_email(email).map_err(|code| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    "email must be an address like name@example.com",
+                )
+            })?;
+            Some(email.to_owned())
+        }
+    };
+    state
+        .store
+        .set_customer_email(&account.customer_id, email.as_deref())
+        .await?;
+    Ok(ApiJson(
+        state.store.customer_account(&account.customer_id).await?,
+    ))
+}
+
+/// `POST /api/v1/customer/conversations/{id}/token`: a token on this device
+/// for another conversation of the same customer.
+async fn conversation_token(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, ApiJson<StartedConversation>), ApiError> {
+    let token = ids::conversation_token();
+    let conversation = state
+        .store
+        .issue_customer_token(
+            &ids::hash_secret(&token),
+            &account.customer_id,
+            &id,
+            state.now_ms(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such conversation"))?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(StartedConversation {
+            token,
+            conversation,
+        }),
+    ))
+}
+
+/// `POST /api/v1/resume-links`: email a resume link to this address if a
+/// customer left it. The answer is the same, and takes the same time,
+/// whether or not the address is known: the request is only recorded here,
+/// and the mail worker looks the address up.
+async fn request_resume_link(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RequestResumeLink>,
+) -> Result<(StatusCode, ApiJson<ResumeLinkRequested>), ApiError> {
+    let email = request.email.trim();
+    messenger_wire::validate_email(email).map_err(|code| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            "email must be an address like name@example.com",
+        )
+    })?;
+    state
+        .store
+        .request_resume_link(email, state.now_ms())
+        .await?;
+    state.mail.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(ResumeLinkRequested {
+            valid_minutes: state.mail.resume_link_ttl_ms / 60_000,
+        }),
+    ))
+}
+
+/// `POST /api/v1/resume`: uses a resume link's code (once) and answers with
+/// a new token for this device to the customer's latest conversation.
+async fn resume(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<Resume>,
+) -> Result<ApiJson<StartedConversation>, ApiError> {
+    let token = ids::conversation_token();
+    let redeemed = state
+        .store
+        .redeem_resume_link(
+            &ids::hash_secret(request.code.trim()),
+            &ids::hash_secret(&token),
+            state.now_ms(),
+        )
+        .await?;
+    match redeemed {
+        Ok(conversation) => {
+            tracing::info!(conversation = %conversation.id, "conversation resumed on a new device");
+            Ok(ApiJson(StartedConversation {
+                token,
+                conversation,
+            }))
+        }
+        Err(ResumeRefusal::Invalid) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::ResumeLinkInvalid,
+            "this link is not valid",
+        )),
+        Err(ResumeRefusal::Used) => Err(ApiError::new(
+            StatusCode::GONE,
+            ErrorCode::ResumeLinkUsed,
+            "this link was already used; each link works once",
+        )),
+        Err(ResumeRefusal::Expired) => Err(ApiError::new(
+            StatusCode::GONE,
+            ErrorCode::ResumeLinkExpired,
+            "this link has expired",
+        )),
+    }
 }

@@ -35,7 +35,8 @@ use subtle::ConstantTimeEq;
 use super::{ApiJson, ApiQuery, NO_PROXY_BUFFERING, StreamParams, stream};
 use crate::accounts::{self, CreateError, SESSION_MAX_MS, SESSION_TOUCH_MS};
 use crate::error::ApiError;
-use crate::{AppState, ids, now_ms};
+use crate::presence::Party;
+use crate::{AppState, ids};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "mw_session";
@@ -128,7 +129,7 @@ impl FromRequestParts<AppState> for InboxAgent {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         SameOrigin::from_request_parts(parts, state).await?;
         let token = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let now = now_ms();
+        let now = state.now_ms();
         let session = state
             .store
             .session_by_token(&ids::hash_secret(token), now)
@@ -219,7 +220,7 @@ async fn login(
     let limits = &state.login_limits;
     let email_key = accounts::normalize_email(&login.email);
     let address_key = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let now = now_ms();
+    let now = state.now_ms();
     limits
         .by_email
         .acquire(&email_key, now)
@@ -304,7 +305,7 @@ async fn change_password(
     state
         .login_limits
         .by_email
-        .acquire(email_key, now_ms())
+        .acquire(email_key, state.now_ms())
         .map_err(ApiError::too_many_requests)?;
     let record = state
         .store
@@ -324,7 +325,7 @@ async fn change_password(
     let hash = accounts::hash_password(change.new_password).await;
     let revoked = state
         .store
-        .set_password(&agent.agent.id, &hash, &agent.session_id, now_ms())
+        .set_password(&agent.agent.id, &hash, &agent.session_id, state.now_ms())
         .await?;
     tracing::info!(ended_sessions = revoked.len(), "password changed");
     state.revocations.revoke(revoked);
@@ -356,7 +357,7 @@ async fn create_agent(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewAgent>,
 ) -> Result<(StatusCode, ApiJson<AgentAccount>), ApiError> {
-    let account = accounts::create_agent(&state.store, new, now_ms())
+    let account = accounts::create_agent(&state.store, new, state.now_ms())
         .await
         .map_err(|err| match err {
             CreateError::Invalid(code, why) => {
@@ -388,7 +389,7 @@ async fn disable_agent(
     }
     let (account, revoked) = state
         .store
-        .set_agent_disabled(&id, true, now_ms())
+        .set_agent_disabled(&id, true, state.now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("no such agent"))?;
     tracing::info!(ended_sessions = revoked.len(), "agent disabled");
@@ -405,7 +406,7 @@ async fn enable_agent(
 ) -> Result<ApiJson<AgentAccount>, ApiError> {
     let (account, _) = state
         .store
-        .set_agent_disabled(&id, false, now_ms())
+        .set_agent_disabled(&id, false, state.now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("no such agent"))?;
     Ok(ApiJson(account))
@@ -428,13 +429,19 @@ async fn events(
         .ended(state.store.clone(), agent.session_id.clone());
     if !state
         .store
-        .session_is_active(&agent.session_id, now_ms())
+        .session_is_active(&agent.session_id, state.now_ms())
         .await?
     {
         return Err(ApiError::unauthorized());
     }
     Ok((
         NO_PROXY_BUFFERING,
-        stream::all_conversations(&state, after, ended).await?,
+        stream::all_conversations(
+            &state,
+            after,
+            ended,
+            Some(state.presence.enter(Party::Agent(agent.agent.id.clone()))),
+        )
+        .await?,
     ))
 }

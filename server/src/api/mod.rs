@@ -82,7 +82,7 @@ impl FromRequestParts<AppState> for Agent {
             .active_api_key(&hash)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
-        let now = crate::now_ms();
+        let now = state.now_ms();
         if key
             .last_used_at
             .is_none_or(|at| now - at >= crate::store::API_KEY_TOUCH_MS)
@@ -191,7 +191,7 @@ async fn send(
             author,
             &request.client_id,
             &request.body,
-            crate::now_ms(),
+            state.now_ms(),
         )
         .await?;
     sent(appended)

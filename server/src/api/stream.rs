@@ -44,6 +44,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::feed::FeedEvent;
+use crate::presence::Here;
 use crate::store::Window;
 
 /// Messages read from the database per catch-up query.
@@ -89,15 +90,18 @@ fn given_resume_point(
 }
 
 /// The stream of one conversation's messages after `after`.
+/// The customer counts as here (see [`crate::presence`]) while it is open.
 pub fn conversation(
     state: &AppState,
     conversation_id: String,
     after: i64,
+    here: Here,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let store = state.store.clone();
     let mut feed = state.feed.subscribe();
     let mut shutdown = state.shutdown_signal();
     let events = async_stream::stream! {
+        let _here = here;
         let mut last = after;
         let mut first_catch_up = true;
         'catch_up: loop {
@@ -174,6 +178,7 @@ pub async fn all_conversations<F>(
     state: &AppState,
     after: Option<i64>,
     until: F,
+    here: Option<Here>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<F>>, ApiError>
 where
     F: Future<Output = ()> + Send + 'static,
@@ -190,6 +195,7 @@ where
         // a client that reconnects before any message came resumes from
         // where this stream started, so a stream opened live loses nothing
         // either.
+        let _here = here;
         yield Ok(Event::default().id(after.to_string()));
         let mut until = std::pin::pin!(until);
         let mut last = after;

@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use messenger_wire::{
     AgentRef, ConversationStatus, CustomerIdentity, CustomerProfile, InboxConversation, Message,
-    Note,
+    Note, PastConversation,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteExecutor};
@@ -224,26 +224,58 @@ impl Store {
         load_conversation(&self.read, id).await
     }
 
-    /// The customer panel of a conversation. `first_seen` is the start of
-    /// this conversation and there are no past conversations until
-    /// customers can be identified across conversations.
+    /// The customer panel of a conversation: `first_seen` is the start of
+    /// the customer's first conversation, and `past_conversations` their
+    /// others (newest first, at most 20).
     pub async fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, sqlx::Error> {
-        sqlx::query(
-            "SELECT created_at, customer_name, customer_email, page_url, user_agent, language
-             FROM conversations WHERE id = ?",
+        let profile = sqlx::query(
+            "SELECT c.created_at, c.customer_name, c.customer_email, c.page_url, c.user_agent,
+                    c.language, c.customer_id,
+                    (SELECT min(o.created_at) FROM conversations o
+                     WHERE o.customer_id = c.customer_id) AS first_seen
+             FROM conversations c WHERE c.id = ?",
         )
         .bind(id)
-        .map(|row: SqliteRow| CustomerProfile {
-            name: row.get("customer_name"),
-            email: row.get("customer_email"),
-            first_seen: row.get("created_at"),
-            page_url: row.get("page_url"),
-            user_agent: row.get("user_agent"),
-            language: row.get("language"),
-            past_conversations: Vec::new(),
+        .map(|row: SqliteRow| {
+            let customer_id: Option<String> = row.get("customer_id");
+            (
+                customer_id,
+                CustomerProfile {
+                    name: row.get("customer_name"),
+                    email: row.get("customer_email"),
+                    first_seen: row
+                        .get::<Option<i64>, _>("first_seen")
+                        .unwrap_or_else(|| row.get("created_at")),
+                    page_url: row.get("page_url"),
+                    user_agent: row.get("user_agent"),
+                    language: row.get("language"),
+                    past_conversations: Vec::new(),
+                },
+            )
         })
         .fetch_optional(&self.read)
-        .await
+        .await?;
+        let Some((customer_id, mut profile)) = profile else {
+            return Ok(None);
+        };
+        if let Some(customer_id) = customer_id {
+            profile.past_conversations = sqlx::query(
+                "SELECT id, status, created_at, last_activity_at FROM conversations
+                 WHERE customer_id = ? AND id <> ?
+                 ORDER BY last_activity_at DESC LIMIT 20",
+            )
+            .bind(&customer_id)
+            .bind(id)
+            .map(|row: SqliteRow| PastConversation {
+                id: row.get("id"),
+                status: ConversationStatus::parse(row.get("status")).unwrap_or_default(),
+                created_at: row.get("created_at"),
+                last_activity_at: row.get("last_activity_at"),
+            })
+            .fetch_all(&self.read)
+            .await?;
+        }
+        Ok(Some(profile))
     }
 
     /// When the message `seq` of the conversation was stored.

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// The server's store, to set up accounts directly through the library.
     pub store: Store,
+    /// The server's state (its clock, the mail worker's pass).
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -72,6 +74,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let state = AppState::with_feed(&config, feed).await.unwrap();
         let store = state.store.clone();
+        let state_copy = state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(messenger_server::serve(listener, state, async {
             let _ = stopped.await;
@@ -82,6 +85,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             dir,
             store,
+            state: state_copy,
             stop: Some(stop),
             task: Some(task),
         }
@@ -93,6 +97,13 @@ impl TestApp {
         self.stop().await;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         Self::spawn_in(dir, |_| {}).await
+    }
+
+    /// [`TestApp::restart`] with the configuration adjusted.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        self.stop().await;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::spawn_in(dir, adjust).await
     }
 
     pub async fn stop(&mut self) {

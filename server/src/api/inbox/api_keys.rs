@@ -13,7 +13,7 @@ use messenger_wire::{ApiKeyInfo, ApiKeyList, CreatedApiKey, ErrorCode, NewApiKey
 use super::InboxAdmin;
 use crate::api::ApiJson;
 use crate::error::ApiError;
-use crate::{AppState, ids, now_ms};
+use crate::{AppState, ids};
 
 /// Longest key name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -62,7 +62,7 @@ async fn create(
             &ids::hash_secret(&secret),
             &ids::api_key_hint(&secret),
             &admin.0.agent.id,
-            now_ms(),
+            state.now_ms(),
         )
         .await?;
     tracing::info!(key = %key.id, "API key created");
@@ -79,7 +79,7 @@ async fn revoke(
 ) -> Result<ApiJson<ApiKeyInfo>, ApiError> {
     let key = state
         .store
-        .revoke_api_key(&id, now_ms())
+        .revoke_api_key(&id, state.now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("no such API key"))?;
     tracing::info!("API key revoked");

@@ -15,12 +15,12 @@ use messenger_wire::{
 use serde::Deserialize;
 
 use super::InboxAgent;
+use crate::AppState;
 use crate::api::{ApiJson, ApiQuery, PageParams};
 use crate::error::ApiError;
 use crate::store::{
     AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, Waiting, Window,
 };
-use crate::{AppState, now_ms};
 
 /// Longest search text accepted, in characters.
 const MAX_QUERY_CHARS: usize = 200;
@@ -183,7 +183,7 @@ async fn reply(
             &agent.agent.id,
             &request.client_id,
             &request.body,
-            now_ms(),
+            state.now_ms(),
         )
         .await?;
     crate::api::sent(appended)
@@ -206,7 +206,7 @@ async fn add_note(
             &agent.agent.id,
             &request.client_id,
             &request.body,
-            now_ms(),
+            state.now_ms(),
         )
         .await?;
     match outcome {
@@ -246,7 +246,7 @@ async fn set_status(
     id: &str,
     status: ConversationStatus,
 ) -> Result<ApiJson<InboxConversation>, ApiError> {
-    found(state.store.set_status(id, status, now_ms()).await?).map(ApiJson)
+    found(state.store.set_status(id, status, state.now_ms()).await?).map(ApiJson)
 }
 
 /// `POST /api/v1/inbox/conversations/{id}/assign` `{agent_id}`: to an

@@ -10,10 +10,10 @@ use axum::routing::get;
 use messenger_wire::{ErrorCode, SiteHours};
 
 use super::InboxAdmin;
+use crate::AppState;
 use crate::api::ApiJson;
 use crate::error::ApiError;
 use crate::hours::Hours;
-use crate::{AppState, now_ms};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings/hours", get(read).put(write))
@@ -42,7 +42,7 @@ async fn write(
     })?;
     let current = state
         .store
-        .set_site_settings(settings, hours, now_ms())
+        .set_site_settings(settings, hours, state.now_ms())
         .await?;
     tracing::info!("business hours changed");
     Ok(ApiJson(current.settings.clone()))
