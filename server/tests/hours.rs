@@ -345,3 +345,69 @@ async fn no_away_reply_while_open_or_without_hours() {
     app.send(&started.token, "four", "Hm").await;
     assert_eq!(app.all_messages(&started.token).await.len(), 4);
 }
+
+/// With the server's clock in the test's hands: one away reply per away
+/// period, across a weekend, a working day and the evening after it.
+#[tokio::test]
+async fn one_away_reply_per_away_period_as_the_clock_moves() {
+    let zone: Tz = ZONE.parse().unwrap();
+    let at = |day: u32, hour: u32| {
+        zone.with_ymd_and_hms(2027, 1, day, hour, 0, 0)
+            .single()
+            .unwrap()
+            .timestamp_millis()
+    };
+    // Saturday 9 January 2027, 10:00 in New York.
+    let clock = messenger_server::clock::Clock::manual(at(9, 10));
+    let app = TestApp::spawn_with(|config| config.clock = clock.clone()).await;
+    let admin = admin(&app).await;
+    let weekday = json!([[540, 1020]]);
+    set_hours(
+        &admin,
+        json!({
+            "time_zone": ZONE,
+            "hours": {"mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday},
+            "expected_reply_minutes": 60,
+        }),
+    )
+    .await;
+    let (away, _) = status(&app).await;
+    assert!(!away.open);
+    // Monday 09:00 in New York is 14:00 UTC; the widget shows it in the
+    // customer's own zone.
+    assert_eq!(away.next_open_at, Some(at(11, 9)));
+    assert_eq!(
+        Utc.timestamp_millis_opt(at(11, 9)).unwrap().to_rfc3339(),
+        "2027-01-11T14:00:00+00:00"
+    );
+
+    let started = app.start_conversation().await;
+    let token = &started.token;
+    let bots = |messages: &[messenger_wire::Message]| {
+        messages.iter().filter(|m| m.author == Author::Bot).count()
+    };
+    app.send(token, "c1", "Hello?").await;
+    app.send(token, "c2", "Anyone?").await;
+    clock.set(at(10, 20)); // Sunday evening: the same away period
+    app.send(token, "c3", "Still there?").await;
+    assert_eq!(bots(&app.all_messages(token).await), 1);
+
+    clock.set(at(11, 10)); // Monday 10:00: open
+    assert!(status(&app).await.0.open);
+    app.send(token, "c4", "Good morning").await;
+    assert_eq!(bots(&app.all_messages(token).await), 1);
+
+    clock.set(at(11, 18)); // Monday 18:00: a new away period
+    app.send(token, "c5", "One more thing").await;
+    app.send(token, "c6", "And another").await;
+    let messages = app.all_messages(token).await;
+    assert_eq!(bots(&messages), 2);
+    let authors: Vec<Author> = messages.iter().map(|m| m.author).collect();
+    use Author::{Bot, Customer};
+    assert_eq!(
+        authors,
+        [
+            Customer, Bot, Customer, Customer, Customer, Customer, Bot, Customer
+        ]
+    );
+}
