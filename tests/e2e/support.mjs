@@ -102,10 +102,13 @@ export class MessengerServer {
   /** The last lines the server wrote to stderr, for failure reports. */
   log = [];
 
-  constructor({ database, agentKey, port = 0 }) {
+  /** `args`, `env`: more flags and environment (mail settings, say). */
+  constructor({ database, agentKey, port = 0, args = [], env = {} }) {
     this.database = database;
     this.agentKey = agentKey;
     this.requestedPort = port;
+    this.extraArgs = args;
+    this.extraEnv = env;
   }
 
   static async start(options) {
@@ -120,10 +123,11 @@ export class MessengerServer {
       '--database', this.database,
       '--assets', ASSETS_DIR,
       '--agent-api-key', this.agentKey,
+      ...this.extraArgs,
     ];
     const child = spawn(SERVER_BIN, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' },
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1', ...this.extraEnv },
     });
     this.child = child;
     liveServers.add(child);
@@ -272,6 +276,49 @@ export class MessengerServer {
     const conversations = await this.listConversations();
     assert.equal(conversations.length, 1, `expected exactly one conversation, got ${JSON.stringify(conversations)}`);
     return conversations[0].conversation;
+  }
+
+  // --- The inbox API, as a signed-in agent (session cookie + CSRF token) ----
+
+  /** Signs in to the inbox; the session to pass to `inboxRequest()`. */
+  async inboxSignIn({ email, password }) {
+    const response = await fetch(`${this.origin}/api/v1/inbox/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    const body = await response.json();
+    assert.equal(response.status, 200, `inbox sign-in: ${JSON.stringify(body)}`);
+    const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    return { cookie, csrf: body.csrf_token };
+  }
+
+  async inboxRequest(session, method, path, body) {
+    const response = await fetch(`${this.origin}/api/v1/inbox${path}`, {
+      method,
+      headers: {
+        cookie: session.cookie,
+        'x-csrf-token': session.csrf,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  }
+
+  /** An agent closes the conversation (from the inbox). */
+  async closeConversation(session, id) {
+    const { status, body } = await this.inboxRequest(session, 'POST', `/conversations/${encodeURIComponent(id)}/close`);
+    assert.equal(status, 200, `inbox close: ${JSON.stringify(body)}`);
+    return body;
+  }
+
+  /** Whether the inbox has the conversation as `open` or `closed`. */
+  async conversationStatus(session, id) {
+    const { status, body } = await this.inboxRequest(session, 'GET', `/conversations/${encodeURIComponent(id)}`);
+    assert.equal(status, 200, `inbox conversation: ${JSON.stringify(body)}`);
+    return body.conversation?.status ?? body.status;
   }
 
   /** Posts an agent reply and returns the stored message. */
@@ -490,6 +537,34 @@ export class Messenger {
     this.connectionStatus = this.frame.locator('[data-testid=connection-status]');
     this.closeButton = this.frame.locator('[data-testid=close]');
     this.typing = this.frame.locator('[data-testid=typing]');
+    // The customer's other conversations.
+    this.yourConversations = this.frame.locator('[data-testid=your-conversations]');
+    this.conversationList = this.frame.locator('[data-testid=conversation-list]');
+    this.conversationItems = this.frame.locator('[data-testid=conversation-item]');
+    this.newConversation = this.frame.locator('[data-testid=new-conversation]');
+    this.closedNotice = this.frame.locator('[data-testid=closed-notice]');
+    // Email: the invitation to get replies by email, resume links.
+    this.emailCard = this.frame.locator('[data-testid=email-card]');
+    this.emailLine = this.frame.locator('[data-testid=email-line]');
+    this.resumeProblem = this.frame.locator('[data-testid=resume-problem]');
+  }
+
+  /** The listed conversations, in order, as {id, preview, closed, unread}. */
+  async listedConversations() {
+    return this.conversationItems.evaluateAll((items) =>
+      items.map((item) => ({
+        id: item.getAttribute('data-conversation'),
+        preview: item.querySelector('[data-testid=conversation-preview]')?.textContent ?? null,
+        closed: item.getAttribute('data-closed') === 'true',
+        unread: item.querySelector('[data-testid=unread-count]')?.textContent ?? null,
+      })),
+    );
+  }
+
+  /** Opens the conversation list's entry whose preview is `preview`. */
+  async openListed(preview) {
+    await this.conversationItems.filter({ hasText: preview }).click();
+    await this.conversationList.waitFor({ state: 'detached' });
   }
 
   /** The text under the message at `index` that says how its delivery went. */
@@ -667,8 +742,8 @@ export class World {
   }
 
   /** Starts a server on this world's database (and on `port`, when given). */
-  async startServer({ port = 0 } = {}) {
-    this.server = await MessengerServer.start({ database: this.database, agentKey: this.agentKey, port });
+  async startServer({ port = 0, args = [], env = {} } = {}) {
+    this.server = await MessengerServer.start({ database: this.database, agentKey: this.agentKey, port, args, env });
     return this.server;
   }
 

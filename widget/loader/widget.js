@@ -252,7 +252,7 @@
       case 'mw:ready': {
         frameReady = true;
         frameToken = state.token;
-        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading, resume });
+        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading, resume, page: location.href });
         resume = null;
         break;
       }

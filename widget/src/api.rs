@@ -10,8 +10,9 @@ pub use messenger_client::{ApiError, EventStream};
 use messenger_client::{json as send, no_content};
 use messenger_wire::sse;
 use messenger_wire::{
-    API_PREFIX, ConversationPage, DEFAULT_PAGE_SIZE, ErrorCode, MAX_MESSAGE_CHARS, MAX_PAGE_SIZE,
-    MarkRead, Message, ReadEvent, SendMessage, StartedConversation, TypingEvent, WidgetStatus,
+    API_PREFIX, ConversationPage, CustomerAccount, DEFAULT_PAGE_SIZE, ErrorCode, MAX_MESSAGE_CHARS,
+    MAX_PAGE_SIZE, MarkRead, Message, ReadEvent, RequestResumeLink, Resume, ResumeLinkRequested,
+    SendMessage, SetEmail, StartConversation, StartedConversation, TypingEvent, WidgetStatus,
 };
 use web_sys::{AbortSignal, RequestCache, RequestCredentials};
 
@@ -48,13 +49,65 @@ impl ForCustomer for ApiError {
 }
 
 /// Starts a conversation; its token is in the answer and nowhere else.
-/// Aborting `signal` gives up (as [`ApiError::Network`]).
-pub async fn start_conversation(signal: &AbortSignal) -> Result<StartedConversation, ApiError> {
-    let request = Request::post(&format!("{API_PREFIX}/conversations"))
-        .header("Content-Type", "application/json")
+/// With `parent` (a token of the same customer) the new conversation joins
+/// the customer's others. Aborting `signal` gives up (as
+/// [`ApiError::Network`]).
+pub async fn start_conversation(
+    start: &StartConversation,
+    parent: Option<&str>,
+    signal: &AbortSignal,
+) -> Result<StartedConversation, ApiError> {
+    let mut request =
+        Request::post(&format!("{API_PREFIX}/conversations")).credentials(RequestCredentials::Omit);
+    if let Some(parent) = parent {
+        request = authorized(request, parent);
+    }
+    send(request.abort_signal(Some(signal)).json(start)).await
+}
+
+/// The customer behind `token`: their email and every conversation.
+pub async fn customer(token: &str) -> Result<CustomerAccount, ApiError> {
+    let request = authorized(Request::get(&format!("{API_PREFIX}/customer")), token)
+        .cache(RequestCache::NoStore)
+        .build();
+    send(request).await
+}
+
+/// Sets (or with `None` forgets) the address missed replies go to.
+pub async fn set_email(token: &str, email: Option<String>) -> Result<CustomerAccount, ApiError> {
+    let request = authorized(Request::put(&format!("{API_PREFIX}/customer/email")), token)
+        .json(&SetEmail { email });
+    send(request).await
+}
+
+/// A token, for this device, to another conversation of the same customer.
+pub async fn conversation_token(token: &str, id: &str) -> Result<StartedConversation, ApiError> {
+    let request = authorized(
+        Request::post(&format!("{API_PREFIX}/customer/conversations/{id}/token")),
+        token,
+    )
+    .body("");
+    send(request).await
+}
+
+/// Asks for a resume link by email; the answer is the same for any address.
+pub async fn request_resume_link(email: &str) -> Result<ResumeLinkRequested, ApiError> {
+    let request = Request::post(&format!("{API_PREFIX}/resume-links"))
         .credentials(RequestCredentials::Omit)
-        .abort_signal(Some(signal))
-        .body("{}");
+        .json(&RequestResumeLink {
+            email: email.trim().to_owned(),
+        });
+    send(request).await
+}
+
+/// Trades a resume link's code for a token to the customer's latest
+/// conversation.
+pub async fn resume(code: &str) -> Result<StartedConversation, ApiError> {
+    let request = Request::post(&format!("{API_PREFIX}/resume"))
+        .credentials(RequestCredentials::Omit)
+        .json(&Resume {
+            code: code.to_owned(),
+        });
     send(request).await
 }
 

@@ -8,7 +8,9 @@
 //! `mw:outbox {id, message?}` (remove the outbox entry `id`, then, if given,
 //! store `message` as the last one), `mw:share {data}` (relay to the other
 //! tabs), `mw:close`. Loader → frame: `mw:init {token, seen, outbox, title,
-//! open, lead}`, `mw:visibility {open}`, `mw:lead` (this tab now leads) and
+//! open, lead, resume, page}` (`resume`: the code of a resume link the host
+//! page was opened with, see [`resume_code`]; `page`: the host page's URL,
+//! recorded with a new conversation so emailed links lead back to it), `mw:visibility {open}`, `mw:lead` (this tab now leads) and
 //! `mw:shared {data}` (from the leading tab); see [`crate::tabs`].
 //! The outbox holds the customer's messages the server has not acknowledged
 //! yet ([`Queued`]), so a reload, a crash or a closed tab loses none. Here, only messages from `window.parent` count, and
@@ -54,6 +56,26 @@ pub struct Init {
     pub open: bool,
     /// This tab leads the site's tabs.
     pub lead: bool,
+    /// The code of the resume link the host page was opened with.
+    pub resume: Option<String>,
+    /// The host page's URL, if it is one the server records.
+    pub page: Option<String>,
+}
+
+/// Longest resume code taken from a link; anything longer is not one.
+const MAX_RESUME_CODE: usize = 256;
+
+/// The code a resume link's fragment (`#mw-resume=CODE`, the loader hands
+/// over what follows `=`) carries, if it looks like one: the host page's
+/// address is anyone's input.
+pub fn resume_code(code: Option<&str>) -> Option<String> {
+    let code = code?.trim();
+    let plausible = !code.is_empty()
+        && code.len() <= MAX_RESUME_CODE
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    plausible.then(|| code.to_owned())
 }
 
 /// A message in the stored outbox.
@@ -85,6 +107,10 @@ enum Incoming {
         open: bool,
         #[serde(default)]
         lead: bool,
+        #[serde(default)]
+        resume: Option<String>,
+        #[serde(default)]
+        page: Option<String>,
     },
     #[serde(rename = "mw:visibility")]
     Visibility { open: bool },
@@ -172,6 +198,8 @@ impl Bridge {
                 open: true,
                 // Alone: no other tab to share with.
                 lead: true,
+                resume: standalone_resume(),
+                page: None,
             }));
             return;
         }
@@ -271,6 +299,8 @@ impl Bridge {
                 title,
                 open,
                 lead,
+                resume,
+                page,
             } => {
                 // One init per page load: a second one cannot swap the token.
                 if known.is_some() {
@@ -286,6 +316,8 @@ impl Bridge {
                         .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
                     open,
                     lead,
+                    resume: resume_code(resume.as_deref()),
+                    page: page.filter(|p| messenger_wire::validate_page_url(p).is_ok()),
                 }))
             }
             Incoming::Visibility { open } => known.map(|_| HostEvent::Visibility { open }),
@@ -337,6 +369,23 @@ fn parse_outbox(state: &JsValue) -> Vec<Queued> {
         .collect()
 }
 
+/// Standalone, the panel's own address carries the resume link: taken off
+/// it at once, like the loader does on a host page.
+fn standalone_resume() -> Option<String> {
+    let location = window().location();
+    let hash = location.hash().ok()?;
+    let code = hash
+        .strip_prefix('#')?
+        .strip_prefix(messenger_wire::RESUME_FRAGMENT)?
+        .to_owned();
+    if let (Ok(path), Ok(search), Ok(history)) =
+        (location.pathname(), location.search(), window().history())
+    {
+        _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("{path}{search}")));
+    }
+    resume_code(Some(&code))
+}
+
 fn read_standalone() -> Stored {
     let Some(text) = window()
         .local_storage()
@@ -360,5 +409,27 @@ fn update_standalone(change: impl FnOnce(&mut Stored)) {
         (window().local_storage(), serde_json::to_string(&stored))
     {
         _ = storage.set_item(STANDALONE_KEY, &text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resume_code;
+
+    #[test]
+    fn a_resume_code_is_taken_as_given_without_surrounding_spaces() {
+        assert_eq!(
+            resume_code(Some(" abc-DEF_123 ")).as_deref(),
+            Some("abc-DEF_123")
+        );
+    }
+
+    #[test]
+    fn anything_that_cannot_be_a_resume_code_is_ignored() {
+        assert_eq!(resume_code(None), None);
+        assert_eq!(resume_code(Some("")), None);
+        assert_eq!(resume_code(Some("a b")), None);
+        assert_eq!(resume_code(Some("<script>")), None);
+        assert_eq!(resume_code(Some(&"x".repeat(257))), None);
     }
 }

@@ -6,7 +6,9 @@
 //!   it draws the launcher button and unread badge and owns the iframe.
 //! - [`components`]: the view, one component per file, [`App`] at the root.
 //! - [`messenger`]: the panel's state and actions (the outbox, history, read
-//!   marks, typing).
+//!   marks, typing, moving between the customer's conversations).
+//! - [`account`]: the customer behind the token: their email and every
+//!   conversation they had.
 //! - [`timeline`]: the message list model, merging by `seq` and `client_id`.
 //! - [`sync`]: how new messages arrive: one stream, reconnected with
 //!   [`backoff`]; `messenger_wire::sse` parses it. [`tabs`]: one stream for all the tabs
@@ -19,6 +21,7 @@
 //!
 //! Message text is only ever rendered as text nodes, never as HTML.
 
+pub mod account;
 pub mod alarm;
 pub mod api;
 pub mod backoff;

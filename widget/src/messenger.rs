@@ -6,14 +6,23 @@
 //! The conversation token lives here and in the host page's storage (via
 //! the bridge), never in a URL. A request answered with 401 means the server
 //! does not know the token: the panel forgets it and starts over empty.
+//!
+//! A customer may have several conversations (listed by
+//! [`crate::account`]). Moving to another one — chosen from the list, opened
+//! from a resume link, or started with "New conversation" — is a change of
+//! token like any other: the host page stores it (so the site's other tabs
+//! follow) and this panel loads the other conversation in place. A new
+//! conversation is a *draft* until its first message: the stored token stays
+//! the one it was started from (its parent), so a reload simply returns to
+//! that conversation.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messenger_wire::{
-    Author, Conversation, MAX_PAGE_SIZE, Message, SendMessage, StartedConversation,
-    TYPING_INTERVAL_MS, WidgetStatus,
+    Author, Conversation, ConversationStatus, ErrorCode, MAX_PAGE_SIZE, Message, SendMessage,
+    StartConversation, StartedConversation, TYPING_INTERVAL_MS, WidgetStatus,
 };
 
 use crate::alarm::Alarm;
@@ -68,6 +77,19 @@ pub struct Messenger {
     pub agent_typing: RwSignal<bool>,
     /// The team's hours and reply time, once known.
     pub status: RwSignal<Option<WidgetStatus>>,
+    /// The conversation shown is closed (a message from the customer
+    /// reopens it).
+    pub closed: RwSignal<bool>,
+    /// Why the resume link the page was opened with did not work.
+    pub resume_problem: RwSignal<Option<ResumeProblem>>,
+    /// The list of the customer's conversations is shown instead of the
+    /// conversation.
+    pub showing_list: RwSignal<bool>,
+    /// A new conversation is being written, not started yet: the token it
+    /// was started from (still the stored one).
+    draft_parent: RwSignal<Option<String>>,
+    /// The host page's URL, recorded with a conversation when it starts.
+    page: StoredValue<Option<String>>,
     /// Which tab keeps the stream open.
     pub tabs: Tabs,
     /// The tab is in view (not in the background, not minimized).
@@ -111,6 +133,11 @@ impl Messenger {
             reconnecting: RwSignal::new(false),
             agent_typing: RwSignal::new(false),
             status: RwSignal::new(None),
+            closed: RwSignal::new(false),
+            resume_problem: RwSignal::new(None),
+            showing_list: RwSignal::new(false),
+            draft_parent: RwSignal::new(None),
+            page: StoredValue::new(None),
             tabs: Tabs::new(bridge),
             visible: RwSignal::new(!document().hidden()),
             seen: RwSignal::new(0),
@@ -135,6 +162,7 @@ impl Messenger {
         match event {
             HostEvent::Init(init) => {
                 self.title.set(init.title);
+                self.page.set_value(init.page);
                 self.tabs.set_leader(init.lead);
                 self.seen.set(init.seen);
                 self.open.set(init.open);
@@ -142,7 +170,10 @@ impl Messenger {
                 self.sync_outbox(init.outbox);
                 let has_token = init.token.is_some();
                 self.token.set(init.token);
-                if has_token {
+                if let Some(code) = init.resume {
+                    self.history.set(History::Loading);
+                    spawn_local(self.resume(code));
+                } else if has_token {
                     // Before the first render with `ready`: no "empty" flash.
                     self.history.set(History::Loading);
                     spawn_local(self.load_latest());
@@ -174,6 +205,97 @@ impl Messenger {
     /// again when a conversation starts or is forgotten.
     pub fn has_conversation(self) -> bool {
         self.token.with(Option::is_some)
+    }
+
+    /// The token of the conversation shown, tracked.
+    pub fn current_token(self) -> Option<String> {
+        self.token.get()
+    }
+
+    /// The token the host page stores: the conversation's, or while a new
+    /// one is a draft, the one it was started from. Tracked. It speaks for
+    /// the customer (their email, their other conversations).
+    pub fn customer_token(self) -> Option<String> {
+        self.token.get().or_else(|| self.draft_parent.get())
+    }
+
+    pub fn customer_token_untracked(self) -> Option<String> {
+        self.token
+            .get_untracked()
+            .or_else(|| self.draft_parent.get_untracked())
+    }
+
+    /// Whether the conversation shown is the one with this id.
+    pub fn showing_conversation(self, id: &str) -> bool {
+        self.tabs.is_showing(id)
+    }
+
+    /// The conversation shown is open or closed, as the server said.
+    pub fn conversation_status(self, status: ConversationStatus) {
+        self.closed.set(status == ConversationStatus::Closed);
+    }
+
+    /// A new conversation is being written (not sent yet); tracked.
+    pub fn is_draft(self) -> bool {
+        self.draft_parent.with(Option::is_some)
+    }
+
+    /// Opens the resume link `code`: on success, its conversation replaces
+    /// the one shown.
+    async fn resume(self, code: String) {
+        match api::resume(&code).await {
+            Ok(started) => self.switch_to(&started),
+            Err(error) => {
+                self.resume_problem.set(Some(ResumeProblem::of(&error)));
+                if self.token().is_some() {
+                    self.load_latest().await;
+                } else {
+                    self.history.set(History::Loaded);
+                }
+            }
+        }
+    }
+
+    /// Shows another conversation of the customer: `started` holds a token
+    /// for it, made for this device. The host page stores the token, so the
+    /// site's other tabs follow.
+    pub fn switch_to(self, started: &StartedConversation) {
+        let of = self.customer_token_untracked();
+        self.bridge
+            .token_changed(Some(&started.token), of.as_deref());
+        self.draft_parent.set(None);
+        self.reset_view();
+        self.history.set(History::Loading);
+        self.closed
+            .set(started.conversation.status == ConversationStatus::Closed);
+        self.token.set(Some(started.token.clone()));
+        spawn_local(self.load_latest());
+    }
+
+    /// An empty conversation view whose first message starts a new
+    /// conversation of the same customer. Nothing changes on the host page
+    /// until then.
+    pub fn start_new_conversation(self) {
+        let Some(parent) = self.customer_token_untracked() else {
+            return;
+        };
+        self.draft_parent.set(Some(parent));
+        self.token.set(None);
+        self.reset_view();
+        self.closed.set(false);
+        self.history.set(History::Loaded);
+    }
+
+    /// Clears what belonged to the conversation shown. (Unsent messages
+    /// stay: they go to the conversation shown next.)
+    fn reset_view(self) {
+        self.tabs.show(None);
+        self.seen.set(0);
+        self.read_reported.set_value(0);
+        self.older_cursor.set(None);
+        self.earlier_failed.set(false);
+        self.agent_typing.set(false);
+        self.timeline.update(Timeline::forget_history);
     }
 
     /// Keeps the team's hours current: loaded now, again every few minutes,
@@ -428,20 +550,19 @@ impl Messenger {
         }
         self.token.set(None);
         self.bridge.token_changed(None, Some(token));
-        self.tabs.show(None);
-        self.seen.set(0);
-        self.read_reported.set_value(0);
-        self.older_cursor.set(None);
-        self.timeline.update(Timeline::forget_history);
+        self.reset_view();
+        self.closed.set(false);
         self.history.set(History::Loaded);
     }
 
-    /// A conversation was just created for the first message.
-    fn adopt(self, started: &StartedConversation) {
+    /// A conversation was just created for the first message (`parent`:
+    /// the token of the customer's conversation it was started from).
+    fn adopt(self, started: &StartedConversation, parent: Option<&str>) {
         self.token.set(Some(started.token.clone()));
+        self.draft_parent.set(None);
         // Hand it over before anything else can fail: this token is the
         // customer's only key to the conversation.
-        self.bridge.token_changed(Some(&started.token), None);
+        self.bridge.token_changed(Some(&started.token), parent);
         self.seen.set(0);
         self.read_reported.set_value(0);
         self.conversation_known(&started.conversation);
@@ -453,6 +574,8 @@ impl Messenger {
     fn conversation_known(self, conversation: &Conversation) {
         self.read(Author::Customer, conversation.customer_read_seq);
         self.read(Author::Agent, conversation.agent_read_seq);
+        self.closed
+            .set(conversation.status == ConversationStatus::Closed);
         self.tabs.show(Some(&conversation.id));
         // What the leading tab shared before this tab knew the conversation
         // was dropped: fetch anything newer than the page just loaded.
@@ -470,10 +593,12 @@ impl Messenger {
     async fn flush_outbox(self) {
         // Until `mw:init` says which conversation this is, sending could
         // start a second one; and only the leading tab sends (the others
-        // hand their messages over through the stored outbox).
+        // hand their messages over through the stored outbox), except a new
+        // conversation's first message, which only this tab knows about.
         if self.sending.get_value()
             || !self.ready.get_untracked()
-            || !self.tabs.is_leader_untracked()
+            || !(self.tabs.is_leader_untracked()
+                || self.draft_parent.with_untracked(Option::is_some))
         {
             return;
         }
@@ -535,10 +660,27 @@ impl Messenger {
         let token = match self.token() {
             Some(token) => token,
             None => {
-                let started = api::start_conversation(signal)
-                    .await
-                    .map_err(|e| failed(&e))?;
-                self.adopt(&started);
+                let parent = self.draft_parent.get_untracked();
+                let start = StartConversation {
+                    page_url: self.page.get_value(),
+                    language: browser_language(),
+                };
+                let started = match api::start_conversation(&start, parent.as_deref(), signal).await
+                {
+                    Ok(started) => started,
+                    Err(error) if error.is_unauthorized() && parent.is_some() => {
+                        // The parent is gone: start on its own.
+                        self.draft_parent.set(None);
+                        return Err(Failure::Transient);
+                    }
+                    Err(error) => return Err(failed(&error)),
+                };
+                if self.token().is_some() || self.draft_parent.get_untracked() != parent {
+                    // Another conversation was chosen meanwhile; this one
+                    // stays empty, and the message goes to the one shown.
+                    return Err(Failure::Transient);
+                }
+                self.adopt(&started, parent.as_deref());
                 started.token
             }
         };
@@ -554,6 +696,8 @@ impl Messenger {
         match result {
             Ok(message) => {
                 self.timeline.update(|t| t.merge([message]));
+                // A customer's message reopens a closed conversation.
+                self.closed.set(false);
                 Ok(())
             }
             Err(error) if error.is_unauthorized() => {
@@ -568,7 +712,9 @@ impl Messenger {
     /// acknowledged, so a reload, a crash or a closed tab loses none.
     fn store_outbox(self) {
         Effect::new(move |_| {
-            if !self.ready.get() {
+            // A new conversation's first message is this tab's alone until
+            // the conversation exists (another tab would send it to its own).
+            if !self.ready.get() || self.is_draft() {
                 return;
             }
             self.timeline.with(|t| {
@@ -688,6 +834,54 @@ impl Messenger {
     }
 }
 
+/// The browser's language, if the server takes it as given.
+fn browser_language() -> Option<String> {
+    window()
+        .navigator()
+        .language()
+        .filter(|l| messenger_wire::validate_language(l).is_ok())
+}
+
+/// Why a resume link did not open a conversation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ResumeProblem {
+    Used,
+    Expired,
+    Invalid,
+    /// The server could not be reached, or failed.
+    Unavailable,
+}
+
+impl ResumeProblem {
+    pub fn of(error: &ApiError) -> Self {
+        match error {
+            ApiError::Status {
+                code: ErrorCode::ResumeLinkUsed,
+                ..
+            } => ResumeProblem::Used,
+            ApiError::Status {
+                code: ErrorCode::ResumeLinkExpired,
+                ..
+            } => ResumeProblem::Expired,
+            ApiError::Status {
+                code: ErrorCode::ResumeLinkInvalid | ErrorCode::NotFound,
+                ..
+            } => ResumeProblem::Invalid,
+            _ => ResumeProblem::Unavailable,
+        }
+    }
+
+    /// What the customer reads.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            ResumeProblem::Used => "This link was already used. Links work once.",
+            ResumeProblem::Expired => "This link has expired.",
+            ResumeProblem::Invalid => "This link is not valid.",
+            ResumeProblem::Unavailable => "This link could not be opened right now.",
+        }
+    }
+}
+
 /// Why a message was not stored.
 enum Failure {
     /// The network or the server failed; the same message is tried again.
@@ -701,5 +895,37 @@ fn failed(error: &ApiError) -> Failure {
         Failure::Transient
     } else {
         Failure::Refused(error.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResumeProblem;
+    use crate::api::ApiError;
+    use messenger_wire::ErrorCode;
+
+    fn refused(status: u16, code: ErrorCode) -> ApiError {
+        ApiError::Status {
+            status,
+            code,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_resume_failure_is_explained_plainly() {
+        let used = ResumeProblem::of(&refused(410, ErrorCode::ResumeLinkUsed));
+        assert_eq!(
+            used.explanation(),
+            "This link was already used. Links work once."
+        );
+        let expired = ResumeProblem::of(&refused(410, ErrorCode::ResumeLinkExpired));
+        assert_eq!(expired.explanation(), "This link has expired.");
+        let invalid = ResumeProblem::of(&refused(404, ErrorCode::ResumeLinkInvalid));
+        assert_eq!(invalid.explanation(), "This link is not valid.");
+        assert_eq!(
+            ResumeProblem::of(&ApiError::Network),
+            ResumeProblem::Unavailable
+        );
     }
 }

@@ -56,6 +56,8 @@ struct Link {
     hurry: StoredValue<bool>,
     /// Aborts the stream being opened or read.
     abort: StoredValue<Option<AbortController>, LocalStorage>,
+    /// The token of that stream.
+    streaming: StoredValue<Option<String>>,
     /// When the stream last received anything, keep-alives included.
     heard: StoredValue<i64>,
     /// Counts outages, so the timer of an earlier one cannot show a later one.
@@ -69,14 +71,16 @@ pub fn start(messenger: Messenger) {
         wake: StoredValue::new_local(None),
         hurry: StoredValue::new(false),
         abort: StoredValue::new_local(None),
+        streaming: StoredValue::new(None),
         heard: StoredValue::new(0),
         outage: StoredValue::new(None),
         outages: StoredValue::new(0),
     };
     // A conversation started (by the first send): connect at once. Or
-    // forgotten: close its stream.
+    // forgotten, or another one chosen: close its stream.
     Effect::new(move |_| {
-        if !messenger.has_conversation() {
+        let token = messenger.current_token();
+        if link.streaming.with_value(|s| s.is_some() && *s != token) {
             link.abort();
         }
         link.nudge(false);
@@ -178,6 +182,7 @@ impl Link {
         };
         let signal = controller.signal();
         self.abort.set_value(Some(controller));
+        self.streaming.set_value(Some(token.to_owned()));
         let after = messenger.timeline.with_untracked(Timeline::synced);
         let opened = api::message_events(token, after, &signal).await;
         let mut connected_ms = 0;
@@ -224,6 +229,7 @@ impl Link {
     }
 
     fn abort(self) {
+        self.streaming.set_value(None);
         if let Some(controller) = self.abort.try_update_value(Option::take).flatten() {
             controller.abort();
         }

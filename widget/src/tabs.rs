@@ -97,6 +97,11 @@ impl Tabs {
         self.conversation.set_value(id.map(str::to_owned));
     }
 
+    /// Whether the conversation shown is `id`.
+    pub fn is_showing(self, id: &str) -> bool {
+        self.conversation.with_value(|c| c.as_deref() == Some(id))
+    }
+
     /// Tells the other tabs (a no-op for a follower).
     pub fn share(self, events: Vec<sse::Event>, reconnecting: Option<bool>) {
         if !self.leader.get_untracked() {

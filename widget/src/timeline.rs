@@ -239,6 +239,11 @@ impl Timeline {
         self.agent_read = 0;
     }
 
+    /// Whether the server holds a message of the customer's among those shown.
+    pub fn customer_has_written(&self) -> bool {
+        self.messages.iter().any(|m| m.author == Author::Customer)
+    }
+
     /// Everything to draw, in order.
     pub fn entries(&self) -> Vec<Entry> {
         // "Seen" goes under the latest of the customer's messages an agent

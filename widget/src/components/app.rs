@@ -3,8 +3,12 @@
 
 use leptos::prelude::*;
 
+use crate::account::Account;
 use crate::bridge::Bridge;
-use crate::components::{composer::Composer, header::Header, message_list::MessageList};
+use crate::components::{
+    composer::Composer, conversation_list::ConversationList, header::Header,
+    message_list::MessageList,
+};
 use crate::messenger::Messenger;
 use crate::sync;
 
@@ -13,6 +17,7 @@ pub fn App() -> impl IntoView {
     let bridge = Bridge::new();
     let messenger = Messenger::new(bridge);
     provide_context(messenger);
+    provide_context(Account::new(messenger));
     bridge.listen(move |event| messenger.handle(event));
     sync::start(messenger);
 
@@ -28,8 +33,32 @@ pub fn App() -> impl IntoView {
     view! {
         <main class="panel" data-testid="panel">
             <Header />
-            <MessageList />
-            <Composer />
+            {move || {
+                if messenger.showing_list.get() {
+                    view! { <ConversationList /> }.into_any()
+                } else {
+                    view! {
+                        <MessageList />
+                        <ClosedNotice />
+                        <Composer />
+                    }
+                        .into_any()
+                }
+            }}
         </main>
+    }
+}
+
+/// Above the composer of a closed conversation: writing reopens it.
+#[component]
+fn ClosedNotice() -> impl IntoView {
+    let messenger = expect_context::<Messenger>();
+    view! {
+        <p class="closed-notice" role="status" data-testid="closed-notice">
+            {move || {
+                (messenger.closed.get() && messenger.has_conversation())
+                    .then_some("This conversation is closed. Write to reopen it.")
+            }}
+        </p>
     }
 }

@@ -28,11 +28,28 @@ pub fn Header() -> impl IntoView {
             </button>
         }
     });
+    // Once there is a conversation, the customer's others are a click away.
+    let list = move || {
+        let shown = messenger.customer_token().is_some() && !messenger.showing_list.get();
+        shown.then(|| {
+            view! {
+                <button
+                    type="button"
+                    class="header-button"
+                    data-testid="your-conversations"
+                    on:click=move |_| messenger.showing_list.set(true)
+                >
+                    "Your conversations"
+                </button>
+            }
+        })
+    };
     view! {
         <header class="header">
             <h1 class="title" data-testid="title">
                 {move || messenger.title.get()}
             </h1>
+            {list}
             {close}
             <p class="expectation" data-testid="expectation">
                 {move || {

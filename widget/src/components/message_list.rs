@@ -10,7 +10,10 @@ use leptos::task::spawn_local;
 use messenger_wire::Author;
 
 use crate::clock;
-use crate::components::{day_separator::DaySeparator, message_item::MessageItem};
+use crate::components::{
+    day_separator::DaySeparator, email_invitation::EmailInvitation, message_item::MessageItem,
+    resume_link_form::ResumeLinkForm, resume_notice::ResumeNotice,
+};
 use crate::messenger::{History, Messenger};
 use crate::timeline::{Entry, Status, Timeline};
 
@@ -149,6 +152,7 @@ pub fn MessageList() -> impl IntoView {
                         }}
                     </p>
                     <p>"Write us a message below and we'll reply right here."</p>
+                    <ContinueEarlier />
                 </div>
             }),
             History::Loading => Either::Right(view! {
@@ -164,6 +168,7 @@ pub fn MessageList() -> impl IntoView {
 
     view! {
         <div class="scroller" node_ref=scroller on:scroll=on_scroll>
+            <ResumeNotice />
             {earlier}
             {earlier_failed}
             {placeholder}
@@ -196,6 +201,43 @@ pub fn MessageList() -> impl IntoView {
                 </span>
                 "Support is typing…"
             </p>
+            <EmailInvitation />
         </div>
+    }
+}
+
+/// On a device without the conversation, a discreet way back to an earlier
+/// one: a link by email.
+#[component]
+fn ContinueEarlier() -> impl IntoView {
+    let messenger = expect_context::<Messenger>();
+    let asking = RwSignal::new(false);
+    move || {
+        // Not for a new conversation of a known customer, nor next to a
+        // resume link's own offer.
+        if messenger.is_draft() || messenger.resume_problem.with(Option::is_some) {
+            return None;
+        }
+        Some(if asking.get() {
+            view! {
+                <div class="continue" data-testid="continue-earlier">
+                    <p>"We'll email you a link that opens your conversations here."</p>
+                    <ResumeLinkForm id="resume-link" button="Send me a link" />
+                </div>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button
+                    type="button"
+                    class="link-button"
+                    data-testid="continue-earlier"
+                    on:click=move |_| asking.set(true)
+                >
+                    "Continue an earlier conversation"
+                </button>
+            }
+            .into_any()
+        })
     }
 }

@@ -2,7 +2,11 @@
 
 pub mod app;
 pub mod composer;
+pub mod conversation_list;
 pub mod day_separator;
+pub mod email_invitation;
 pub mod header;
 pub mod message_item;
 pub mod message_list;
+pub mod resume_link_form;
+pub mod resume_notice;

@@ -1,0 +1,173 @@
+//! "Your conversations": every conversation of the customer, latest
+//! activity first, from any device; choosing one shows it, and "New
+//! conversation" starts another.
+
+use leptos::html::H2;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use messenger_wire::{ConversationStatus, CustomerConversation};
+
+use crate::account::{self, Account, Loaded};
+use crate::api;
+use crate::clock;
+use crate::messenger::Messenger;
+
+#[component]
+pub fn ConversationList() -> impl IntoView {
+    let messenger = expect_context::<Messenger>();
+    let account = expect_context::<Account>();
+    let heading = NodeRef::<H2>::new();
+    let failed = RwSignal::new(false);
+    account.load();
+    // Opening the list moves the focus to its heading, so screen readers
+    // start reading there.
+    Effect::new(move |_| {
+        if let Some(el) = heading.get() {
+            _ = el.focus();
+        }
+    });
+
+    let back = move |_| messenger.showing_list.set(false);
+    let new_conversation = move |_| {
+        messenger.start_new_conversation();
+        messenger.showing_list.set(false);
+    };
+    let choose = move |id: String| {
+        failed.set(false);
+        let current = account.get().is_some_and(|a| {
+            a.conversations
+                .iter()
+                .any(|c| c.conversation.id == id && is_current(messenger, c))
+        });
+        if current {
+            messenger.showing_list.set(false);
+            return;
+        }
+        let Some(token) = messenger.customer_token_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            match api::conversation_token(&token, &id).await {
+                Ok(started) => {
+                    messenger.switch_to(&started);
+                    messenger.showing_list.set(false);
+                }
+                Err(_) => failed.set(true),
+            }
+        });
+    };
+
+    let list = move || match account.state.get() {
+        Loaded::Not | Loaded::Loading => view! {
+            <p class="notice" role="status">"Loading your conversations…"</p>
+        }
+        .into_any(),
+        Loaded::Failed => view! {
+            <p class="notice" role="alert">
+                "Your conversations could not be loaded. "
+                <button type="button" class="link-button" on:click=move |_| account.load()>
+                    "Try again"
+                </button>
+            </p>
+        }
+        .into_any(),
+        Loaded::Done(known) => view! {
+            <ul class="conversations" data-testid="conversations">
+                {known
+                    .conversations
+                    .into_iter()
+                    .map(|c| {
+                        let current = is_current(messenger, &c);
+                        view! { <ConversationRow item=c current choose /> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any(),
+    };
+
+    view! {
+        <section class="list-view" aria-labelledby="list-title" data-testid="conversation-list">
+            <div class="list-bar">
+                <button type="button" class="link-button" data-testid="list-back" on:click=back>
+                    "← Back"
+                </button>
+                <h2 class="list-title" id="list-title" tabindex="-1" node_ref=heading>
+                    "Your conversations"
+                </h2>
+            </div>
+            <button
+                type="button"
+                class="button new-conversation"
+                data-testid="new-conversation"
+                on:click=new_conversation
+            >
+                "New conversation"
+            </button>
+            <p class="notice" role="alert">
+                {move || failed.get().then_some("That conversation could not be opened. Please try again.")}
+            </p>
+            <div class="list-scroller">{list}</div>
+        </section>
+    }
+}
+
+/// Whether `item` is the conversation shown (not a draft of a new one).
+fn is_current(messenger: Messenger, item: &CustomerConversation) -> bool {
+    !messenger.is_draft() && messenger.showing_conversation(&item.conversation.id)
+}
+
+/// One conversation: what was said last, when, and whether it is closed
+/// or has unread replies.
+#[component]
+fn ConversationRow(
+    item: CustomerConversation,
+    current: bool,
+    choose: impl Fn(String) + Copy + 'static,
+) -> impl IntoView {
+    let CustomerConversation {
+        conversation,
+        last_message,
+        unread,
+    } = item;
+    let preview = last_message
+        .as_ref()
+        .map_or_else(|| "No messages yet".to_owned(), |m| m.body.clone());
+    let at = last_message
+        .as_ref()
+        .map_or(conversation.last_activity_at, |m| m.created_at);
+    let when = if clock::day_key(at) == clock::day_key(clock::now_ms()) {
+        clock::time_label(at)
+    } else {
+        clock::day_label(at)
+    };
+    let closed = conversation.status == ConversationStatus::Closed;
+    let id = conversation.id;
+    view! {
+        <li>
+            <button
+                type="button"
+                class="conversation"
+                data-testid="conversation-item"
+                data-conversation=id.clone()
+                data-closed=closed.then_some("true")
+                aria-current=current.then_some("true")
+                on:click=move |_| choose(id.clone())
+            >
+                <span class="conversation-preview" data-testid="conversation-preview">
+                    {preview}
+                </span>
+                <span class="conversation-meta">
+                    <span data-testid="conversation-date">{when}</span>
+                    {closed.then(|| view! { <span class="mark" data-testid="closed-mark">"Closed"</span> })}
+                    {(unread > 0).then(|| view! {
+                        <span class="mark unread" data-testid="unread-count">
+                            {account::unread_label(unread)}
+                        </span>
+                    })}
+                    {current.then(|| view! { <span class="visually-hidden">" (open now)"</span> })}
+                </span>
+            </button>
+        </li>
+    }
+}
