@@ -139,7 +139,7 @@ async fn followups(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.now_ms();
     for due in state.store.due_followups(now).await? {
         let Some(email) = due.email.clone() else {
-            state.store.finish_followup(&due, 0, None, now).await?;
+            state.store.clear_followup(&due.conversation_id).await?;
             continue;
         };
         let replies = state

@@ -134,6 +134,14 @@ async fn three_quick_replies_to_an_absent_customer_make_one_email_after_the_dela
     pass(&app).await;
     assert_eq!(app.store.pending_mail().await.unwrap(), 0);
     assert_eq!(sink.messages().len(), 1);
+    let db = app.database().await;
+    let due: Option<i64> =
+        sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = ?")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(due, None, "nothing left due after the email");
 
     // The link opens the whole conversation on a new device, once.
     let code = resume_code(mail);
@@ -202,6 +210,15 @@ async fn a_customer_who_is_here_or_has_seen_the_reply_gets_no_email() {
     pass(&app).await;
     assert_eq!(app.store.pending_mail().await.unwrap(), 0);
     assert!(sink.messages().is_empty());
+    // Settled: nothing left due, so the worker does not look again.
+    let db = app.database().await;
+    let due: Option<i64> =
+        sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = ?")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(due, None);
 }
 
 #[tokio::test]

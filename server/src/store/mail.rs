@@ -207,7 +207,8 @@ impl Store {
              SET emailed_seq = max(emailed_seq, ?1),
                  followup_due_at = CASE WHEN EXISTS (
                      SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
-                       AND m.author = 'agent' AND m.seq > max(?1, customer_read_seq))
+                       AND m.author = 'agent'
+                       AND m.seq > max(?1, emailed_seq, customer_read_seq))
                      THEN followup_due_at ELSE NULL END
              WHERE id = ?2",
         )
@@ -220,6 +221,16 @@ impl Store {
             insert_mail(&mut tx, &mail, now).await?;
         }
         tx.commit().await
+    }
+
+    /// Ends a due follow-up with nothing to send (no address, or
+    /// unsubscribed): a later reply schedules a new one.
+    pub async fn clear_followup(&self, conversation_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE conversations SET followup_due_at = NULL WHERE id = ?")
+            .bind(conversation_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 
     /// Takes up to `limit` resume-link requests off the list.
