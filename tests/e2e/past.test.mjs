@@ -53,7 +53,7 @@ scenario('a customer finds a closed conversation in their list, starts a new one
   // A new conversation: empty, and nothing changes until its first message.
   await messenger.yourConversations.click();
   await messenger.newConversation.click();
-  await messenger.conversationList.waitFor({ state: 'detached' });
+  await messenger.conversationList.waitFor({ state: 'hidden' });
   await messenger.composer.waitFor();
   assert.deepEqual(await messenger.read(), [], 'a new conversation starts empty');
   assert.equal(await messenger.closedNotice.innerText(), '', 'a new conversation is not closed');

@@ -39,14 +39,14 @@ scenario('a missed reply is emailed with a resume link that opens the conversati
     await messenger.send(FIRST);
     await messenger.waitForMessages([{ author: 'customer', status: 'sent', body: FIRST }]);
     await messenger.emailCard.waitFor();
-    const input = messenger.frame.locator('[data-testid=email-input]');
+    const input = messenger.frame.locator('[data-testid=invite-email]');
     await input.fill('ada@');
-    await messenger.frame.locator('[data-testid=email-save]').click();
+    await messenger.frame.locator('[data-testid=invite-send]').click();
     await eventually(async () => assert.equal(
-      await messenger.frame.locator('[data-testid=email-error]').innerText(),
+      await messenger.frame.locator('[data-testid=invite-error]').innerText(),
       'Enter an email address like name@example.com'));
     await input.fill(EMAIL);
-    await messenger.frame.locator('[data-testid=email-save]').click();
+    await messenger.frame.locator('[data-testid=invite-send]').click();
     await eventually(async () => assert.match(await messenger.emailLine.innerText(),
       new RegExp(`^We'll email you at ${EMAIL.replace('.', '\\.')} if you miss a reply\\.`)));
     await page.close();
@@ -124,8 +124,8 @@ scenario('a browser without the conversation asks for a link by email', async (w
     await messenger.open();
     await messenger.send(FIRST);
     await messenger.waitForMessages([{ author: 'customer', status: 'sent', body: FIRST }]);
-    await messenger.frame.locator('[data-testid=email-input]').fill(EMAIL);
-    await messenger.frame.locator('[data-testid=email-save]').click();
+    await messenger.frame.locator('[data-testid=invite-email]').fill(EMAIL);
+    await messenger.frame.locator('[data-testid=invite-send]').click();
     await messenger.emailLine.waitFor();
 
     // An unknown address gets the same answer as a known one, and no email.

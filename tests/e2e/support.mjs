@@ -556,7 +556,7 @@ export class Messenger {
         id: item.getAttribute('data-conversation'),
         preview: item.querySelector('[data-testid=conversation-preview]')?.textContent ?? null,
         closed: item.getAttribute('data-closed') === 'true',
-        unread: item.querySelector('[data-testid=unread-count]')?.textContent ?? null,
+        unread: [...item.querySelectorAll('[data-testid=unread-count]:not([hidden])')].map((u) => u.textContent)[0] ?? null,
       })),
     );
   }
@@ -564,7 +564,7 @@ export class Messenger {
   /** Opens the conversation list's entry whose preview is `preview`. */
   async openListed(preview) {
     await this.conversationItems.filter({ hasText: preview }).click();
-    await this.conversationList.waitFor({ state: 'detached' });
+    await this.conversationList.waitFor({ state: 'hidden' });
   }
 
   /** The text under the message at `index` that says how its delivery went. */

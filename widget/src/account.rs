@@ -62,6 +62,14 @@ impl Account {
         })
     }
 
+    /// The address replies go to, if known; not tracked.
+    pub fn email_untracked(self) -> Option<String> {
+        self.state.with_untracked(|state| match state {
+            Loaded::Done(account) => account.email.clone(),
+            _ => None,
+        })
+    }
+
     /// Loads (again) the customer's email and conversations.
     pub fn load(self) {
         let Some(token) = self.messenger.customer_token_untracked() else {

@@ -91,35 +91,26 @@ pub struct Queued {
     pub refused: Option<String>,
 }
 
+/// `mw:init`'s fields. (The other messages carry one field or none, read
+/// directly: a serde enum tagged by `type` would buffer every message and
+/// cost the panel's download several kilobytes.)
 #[derive(Deserialize)]
-#[serde(tag = "type")]
-enum Incoming {
-    #[serde(rename = "mw:init")]
-    Init {
-        #[serde(default)]
-        token: Option<String>,
-        #[serde(default)]
-        seen: i64,
-        // `outbox` is read apart, entry by entry: see `parse_outbox`.
-        #[serde(default)]
-        title: Option<String>,
-        #[serde(default)]
-        open: bool,
-        #[serde(default)]
-        lead: bool,
-        #[serde(default)]
-        resume: Option<String>,
-        #[serde(default)]
-        page: Option<String>,
-    },
-    #[serde(rename = "mw:visibility")]
-    Visibility { open: bool },
-    #[serde(rename = "mw:lead")]
-    Lead,
-    #[serde(rename = "mw:shared")]
-    Shared { data: String },
-    #[serde(rename = "mw:stored")]
-    Stored,
+struct IncomingInit {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    seen: i64,
+    // `outbox` is read apart, entry by entry: see `parse_outbox`.
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    open: bool,
+    #[serde(default)]
+    lead: bool,
+    #[serde(default)]
+    resume: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -291,39 +282,42 @@ impl Bridge {
             return None;
         }
         let data = event.data();
-        let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
-        match serde_json::from_str(&text).ok()? {
-            Incoming::Init {
-                token,
-                seen,
-                title,
-                open,
-                lead,
-                resume,
-                page,
-            } => {
+        // Not an object (a string, say): `Reflect.get` throws, and it is dropped.
+        let field = |name: &str| js_sys::Reflect::get(&data, &name.into()).ok();
+        match field("type")?.as_string()?.as_str() {
+            "mw:init" => {
                 // One init per page load: a second one cannot swap the token.
                 if known.is_some() {
                     return None;
                 }
+                let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
+                let init: IncomingInit = serde_json::from_str(&text).ok()?;
                 self.parent_origin.set_value(Some(origin));
                 Some(HostEvent::Init(Init {
-                    token: token.filter(|t| !t.is_empty()),
-                    seen,
+                    token: init.token.filter(|t| !t.is_empty()),
+                    seen: init.seen,
                     outbox: parse_outbox(&data),
-                    title: title
+                    title: init
+                        .title
                         .filter(|t| !t.trim().is_empty())
                         .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
-                    open,
-                    lead,
-                    resume: resume_code(resume.as_deref()),
-                    page: page.filter(|p| messenger_wire::validate_page_url(p).is_ok()),
+                    open: init.open,
+                    lead: init.lead,
+                    resume: resume_code(init.resume.as_deref()),
+                    page: init
+                        .page
+                        .filter(|p| messenger_wire::validate_page_url(p).is_ok()),
                 }))
             }
-            Incoming::Visibility { open } => known.map(|_| HostEvent::Visibility { open }),
-            Incoming::Lead => known.map(|_| HostEvent::Lead),
-            Incoming::Shared { data } => known.map(|_| HostEvent::Shared(data)),
-            Incoming::Stored => known.map(|_| HostEvent::Stored(parse_outbox(&data))),
+            // Anything else only once the parent has introduced itself.
+            _ if known.is_none() => None,
+            "mw:visibility" => Some(HostEvent::Visibility {
+                open: field("open")?.as_bool()?,
+            }),
+            "mw:lead" => Some(HostEvent::Lead),
+            "mw:shared" => Some(HostEvent::Shared(field("data")?.as_string()?)),
+            "mw:stored" => Some(HostEvent::Stored(parse_outbox(&data))),
+            _ => None,
         }
     }
 

@@ -30,21 +30,17 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Both views stay in the page, one hidden: built once, never rebuilt
+    // (which also keeps the panel's download small).
     view! {
         <main class="panel" data-testid="panel">
             <Header />
-            {move || {
-                if messenger.showing_list.get() {
-                    view! { <ConversationList /> }.into_any()
-                } else {
-                    view! {
-                        <MessageList />
-                        <ClosedNotice />
-                        <Composer />
-                    }
-                        .into_any()
-                }
-            }}
+            <div class="conversation-view" hidden=move || messenger.showing_list.get()>
+                <MessageList />
+                <ClosedNotice />
+                <Composer />
+            </div>
+            <ConversationList />
         </main>
     }
 }

@@ -17,9 +17,9 @@ pub fn Composer() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let input = NodeRef::<Textarea>::new();
 
-    // Opening the panel puts the cursor here.
+    // Opening the panel (or coming back from the list) puts the cursor here.
     Effect::new(move |_| {
-        if messenger.ready.get() && messenger.open.get() {
+        if messenger.ready.get() && messenger.open.get() && !messenger.showing_list.get() {
             request_animation_frame(move || {
                 if let Some(el) = input.get_untracked() {
                     _ = el.focus();

@@ -18,12 +18,17 @@ pub fn ConversationList() -> impl IntoView {
     let account = expect_context::<Account>();
     let heading = NodeRef::<H2>::new();
     let failed = RwSignal::new(false);
-    account.load();
-    // Opening the list moves the focus to its heading, so screen readers
-    // start reading there.
+    // Opening the list loads it afresh and moves the focus to its heading,
+    // so screen readers start reading there.
     Effect::new(move |_| {
-        if let Some(el) = heading.get() {
-            _ = el.focus();
+        if messenger.showing_list.get() {
+            failed.set(false);
+            account.load();
+            request_animation_frame(move || {
+                if let Some(el) = heading.get_untracked() {
+                    _ = el.focus();
+                }
+            });
         }
     });
 
@@ -32,13 +37,8 @@ pub fn ConversationList() -> impl IntoView {
         messenger.start_new_conversation();
         messenger.showing_list.set(false);
     };
-    let choose = move |id: String| {
+    let choose = move |id: String, current: bool| {
         failed.set(false);
-        let current = account.get().is_some_and(|a| {
-            a.conversations
-                .iter()
-                .any(|c| c.conversation.id == id && is_current(messenger, c))
-        });
         if current {
             messenger.showing_list.set(false);
             return;
@@ -57,37 +57,32 @@ pub fn ConversationList() -> impl IntoView {
         });
     };
 
-    let list = move || match account.state.get() {
-        Loaded::Not | Loaded::Loading => view! {
-            <p class="notice" role="status">"Loading your conversations…"</p>
+    let notice = move || match account.state.get() {
+        Loaded::Not | Loaded::Loading => "Loading your conversations…",
+        Loaded::Failed => "Your conversations could not be loaded.",
+        Loaded::Done(_) if failed.get() => {
+            "That conversation could not be opened. Please try again."
         }
-        .into_any(),
-        Loaded::Failed => view! {
-            <p class="notice" role="alert">
-                "Your conversations could not be loaded. "
-                <button type="button" class="link-button" on:click=move |_| account.load()>
-                    "Try again"
-                </button>
-            </p>
-        }
-        .into_any(),
-        Loaded::Done(known) => view! {
-            <ul class="conversations" data-testid="conversations">
-                {known
-                    .conversations
-                    .into_iter()
-                    .map(|c| {
-                        let current = is_current(messenger, &c);
-                        view! { <ConversationRow item=c current choose /> }
-                    })
-                    .collect_view()}
-            </ul>
-        }
-        .into_any(),
+        Loaded::Done(_) => "",
+    };
+    let rows = move || {
+        let conversations = account.get().map(|a| a.conversations).unwrap_or_default();
+        conversations
+            .into_iter()
+            .map(|item| {
+                let current = is_current(messenger, &item);
+                row(item, current, choose)
+            })
+            .collect_view()
     };
 
     view! {
-        <section class="list-view" aria-labelledby="list-title" data-testid="conversation-list">
+        <section
+            class="list-view"
+            aria-labelledby="list-title"
+            data-testid="conversation-list"
+            hidden=move || !messenger.showing_list.get()
+        >
             <div class="list-bar">
                 <button type="button" class="link-button" data-testid="list-back" on:click=back>
                     "← Back"
@@ -104,10 +99,21 @@ pub fn ConversationList() -> impl IntoView {
             >
                 "New conversation"
             </button>
-            <p class="notice" role="alert">
-                {move || failed.get().then_some("That conversation could not be opened. Please try again.")}
+            <p class="notice history-notice" role="status">
+                {notice}
+                " "
+                <button
+                    type="button"
+                    class="link-button"
+                    hidden=move || account.state.with(|s| *s != Loaded::Failed)
+                    on:click=move |_| account.load()
+                >
+                    "Try again"
+                </button>
             </p>
-            <div class="list-scroller">{list}</div>
+            <ul class="conversations list-scroller" data-testid="conversations">
+                {rows}
+            </ul>
         </section>
     }
 }
@@ -118,12 +124,11 @@ fn is_current(messenger: Messenger, item: &CustomerConversation) -> bool {
 }
 
 /// One conversation: what was said last, when, and whether it is closed
-/// or has unread replies.
-#[component]
-fn ConversationRow(
+/// or has unread replies. (Drawn afresh with the list: nothing reactive.)
+fn row(
     item: CustomerConversation,
     current: bool,
-    choose: impl Fn(String) + Copy + 'static,
+    choose: impl Fn(String, bool) + Copy + 'static,
 ) -> impl IntoView {
     let CustomerConversation {
         conversation,
@@ -142,6 +147,8 @@ fn ConversationRow(
         clock::day_label(at)
     };
     let closed = conversation.status == ConversationStatus::Closed;
+    let unread = (unread > 0).then(|| account::unread_label(unread));
+    let no_unread = unread.is_none();
     let id = conversation.id;
     view! {
         <li>
@@ -152,20 +159,22 @@ fn ConversationRow(
                 data-conversation=id.clone()
                 data-closed=closed.then_some("true")
                 aria-current=current.then_some("true")
-                on:click=move |_| choose(id.clone())
+                on:click=move |_| choose(id.clone(), current)
             >
                 <span class="conversation-preview" data-testid="conversation-preview">
                     {preview}
                 </span>
                 <span class="conversation-meta">
                     <span data-testid="conversation-date">{when}</span>
-                    {closed.then(|| view! { <span class="mark" data-testid="closed-mark">"Closed"</span> })}
-                    {(unread > 0).then(|| view! {
-                        <span class="mark unread" data-testid="unread-count">
-                            {account::unread_label(unread)}
-                        </span>
-                    })}
-                    {current.then(|| view! { <span class="visually-hidden">" (open now)"</span> })}
+                    <span class="mark" data-testid="closed-mark" hidden=!closed>
+                        "Closed"
+                    </span>
+                    <span class="mark unread" data-testid="unread-count" hidden=no_unread>
+                        {unread}
+                    </span>
+                    <span class="visually-hidden" hidden=!current>
+                        " (open now)"
+                    </span>
                 </span>
             </button>
         </li>

@@ -29,20 +29,16 @@ pub fn Header() -> impl IntoView {
         }
     });
     // Once there is a conversation, the customer's others are a click away.
-    let list = move || {
-        let shown = messenger.customer_token().is_some() && !messenger.showing_list.get();
-        shown.then(|| {
-            view! {
-                <button
-                    type="button"
-                    class="header-button"
-                    data-testid="your-conversations"
-                    on:click=move |_| messenger.showing_list.set(true)
-                >
-                    "Your conversations"
-                </button>
-            }
-        })
+    let list = view! {
+        <button
+            type="button"
+            class="header-button"
+            data-testid="your-conversations"
+            hidden=move || messenger.customer_token().is_none() || messenger.showing_list.get()
+            on:click=move |_| messenger.showing_list.set(true)
+        >
+            "Your conversations"
+        </button>
     };
     view! {
         <header class="header">

@@ -11,8 +11,11 @@ use messenger_wire::Author;
 
 use crate::clock;
 use crate::components::{
-    day_separator::DaySeparator, email_invitation::EmailInvitation, message_item::MessageItem,
-    resume_link_form::ResumeLinkForm, resume_notice::ResumeNotice,
+    day_separator::DaySeparator,
+    email_form::{EmailForm, Purpose},
+    email_invitation::EmailInvitation,
+    message_item::MessageItem,
+    resume_notice::ResumeNotice,
 };
 use crate::messenger::{History, Messenger};
 use crate::timeline::{Entry, Status, Timeline};
@@ -136,34 +139,39 @@ pub fn MessageList() -> impl IntoView {
         })
     };
 
-    let placeholder = move || {
-        if !messenger.ready.get() || !messenger.timeline.with(Timeline::is_empty) {
-            return None;
+    // The empty state and the loading notices stay in the page, hidden when
+    // not wanted (built once; the notice is a live region that changes).
+    let nothing_yet = move || messenger.ready.get() && messenger.timeline.with(Timeline::is_empty);
+    let history_notice = move || {
+        if !nothing_yet() {
+            return "";
         }
-        Some(match messenger.history.get() {
-            History::Loaded => Either::Left(view! {
-                <div class="empty" data-testid="empty-state">
-                    <p class="empty-title" data-testid="greeting">
-                        {move || {
-                            messenger
-                                .status
-                                .with(|s| s.as_ref().and_then(|s| s.greeting.clone()))
-                                .unwrap_or_else(|| "Questions? We're here to help.".to_owned())
-                        }}
-                    </p>
-                    <p>"Write us a message below and we'll reply right here."</p>
-                    <ContinueEarlier />
-                </div>
-            }),
-            History::Loading => Either::Right(view! {
-                <p class="notice" role="status">"Loading messages…"</p>
-            }),
-            History::Failed => Either::Right(view! {
-                <p class="notice" role="status">
-                    "Messages could not be loaded. Trying again…"
-                </p>
-            }),
-        })
+        match messenger.history.get() {
+            History::Loaded => "",
+            History::Loading => "Loading messages…",
+            History::Failed => "Messages could not be loaded. Trying again…",
+        }
+    };
+    let placeholder = view! {
+        <div
+            class="empty"
+            data-testid="empty-state"
+            hidden=move || !(nothing_yet() && messenger.history.get() == History::Loaded)
+        >
+            <p class="empty-title" data-testid="greeting">
+                {move || {
+                    messenger
+                        .status
+                        .with(|s| s.as_ref().and_then(|s| s.greeting.clone()))
+                        .unwrap_or_else(|| "Questions? We're here to help.".to_owned())
+                }}
+            </p>
+            <p>"Write us a message below and we'll reply right here."</p>
+            <ContinueEarlier />
+        </div>
+        <p class="notice history-notice" role="status">
+            {history_notice}
+        </p>
     };
 
     view! {
@@ -212,32 +220,25 @@ pub fn MessageList() -> impl IntoView {
 fn ContinueEarlier() -> impl IntoView {
     let messenger = expect_context::<Messenger>();
     let asking = RwSignal::new(false);
-    move || {
-        // Not for a new conversation of a known customer, nor next to a
-        // resume link's own offer.
-        if messenger.is_draft() || messenger.resume_problem.with(Option::is_some) {
-            return None;
-        }
-        Some(if asking.get() {
-            view! {
-                <div class="continue" data-testid="continue-earlier">
-                    <p>"We'll email you a link that opens your conversations here."</p>
-                    <ResumeLinkForm id="resume-link" button="Send me a link" />
-                </div>
-            }
-            .into_any()
-        } else {
-            view! {
-                <button
-                    type="button"
-                    class="link-button"
-                    data-testid="continue-earlier"
-                    on:click=move |_| asking.set(true)
-                >
-                    "Continue an earlier conversation"
-                </button>
-            }
-            .into_any()
-        })
+    // Only without any conversation here: not for a new conversation of a
+    // known customer, nor next to a resume link's own offer.
+    let offered = move || {
+        messenger.customer_token().is_none() && messenger.resume_problem.with(Option::is_none)
+    };
+    let shown = Signal::derive(move || offered() && asking.get());
+    view! {
+        <button
+            type="button"
+            class="link-button"
+            data-testid="continue-earlier"
+            hidden=move || !offered() || asking.get()
+            on:click=move |_| asking.set(true)
+        >
+            "Continue an earlier conversation"
+        </button>
+        <div class="continue" data-testid="continue-earlier-form" hidden=move || !shown.get()>
+            <p>"We'll email you a link that opens your conversations here."</p>
+            <EmailForm id="resume-link" button="Send me a link" purpose=Purpose::ResumeLink shown focus=shown />
+        </div>
     }
 }

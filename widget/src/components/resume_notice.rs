@@ -3,38 +3,43 @@
 
 use leptos::prelude::*;
 
-use crate::components::resume_link_form::ResumeLinkForm;
+use crate::components::email_form::{EmailForm, Purpose};
 use crate::messenger::{Messenger, ResumeProblem};
 
 #[component]
 pub fn ResumeNotice() -> impl IntoView {
     let messenger = expect_context::<Messenger>();
-    move || {
-        let problem = messenger.resume_problem.get()?;
-        let retry = problem == ResumeProblem::Unavailable;
-        Some(view! {
-            <section class="card" aria-labelledby="resume-problem" data-testid="resume-problem">
-                <button
-                    type="button"
-                    class="card-close"
-                    aria-label="Dismiss"
-                    data-testid="resume-problem-dismiss"
-                    on:click=move |_| messenger.resume_problem.set(None)
-                >
-                    "×"
-                </button>
-                <p class="card-title" id="resume-problem" role="alert">
-                    {problem.explanation()}
-                </p>
-                <p>
-                    {if retry {
+    let problem = messenger.resume_problem;
+    let shown = Signal::derive(move || problem.with(Option::is_some));
+    view! {
+        <section
+            class="card"
+            aria-labelledby="resume-problem"
+            data-testid="resume-problem"
+            hidden=move || !shown.get()
+        >
+            <button
+                type="button"
+                class="card-close"
+                aria-label="Dismiss"
+                data-testid="resume-problem-dismiss"
+                on:click=move |_| problem.set(None)
+            >
+                "×"
+            </button>
+            <p class="card-title" id="resume-problem" role="alert">
+                {move || problem.get().map(ResumeProblem::explanation)}
+            </p>
+            <p>
+                {move || {
+                    if problem.get() == Some(ResumeProblem::Unavailable) {
                         "Reload the page to try again, or get a new link by email."
                     } else {
                         "We can email you a new one."
-                    }}
-                </p>
-                <ResumeLinkForm id="new-link" button="Send me a new link" />
-            </section>
-        })
+                    }
+                }}
+            </p>
+            <EmailForm id="new-link" button="Send me a new link" purpose=Purpose::ResumeLink shown focus=shown />
+        </section>
     }
 }
