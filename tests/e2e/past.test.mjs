@@ -29,6 +29,10 @@ scenario('a customer finds a closed conversation in their list, starts a new one
     { author: 'customer', body: FIRST },
     { author: 'agent', body: REPLY },
   ]);
+  // The invitation to get replies by email can be closed.
+  await messenger.emailCard.waitFor();
+  await messenger.frame.locator('[data-testid=email-card-dismiss]').click();
+  await messenger.emailCard.waitFor({ state: 'hidden' });
   await server.closeConversation(agent, first.id);
   const firstToken = (await messenger.storedConversation(server.origin)).token;
 

@@ -26,7 +26,7 @@ pub enum Loaded {
 pub struct Account {
     messenger: Messenger,
     pub state: RwSignal<Loaded>,
-    /// The customer closed the email invitation (for this page view).
+    /// The customer closed the email invitation.
     pub invitation_dismissed: RwSignal<bool>,
     /// Counts loads, so an older answer cannot replace a newer one.
     loads: StoredValue<u32>,
@@ -39,7 +39,7 @@ impl Account {
         let account = Account {
             messenger,
             state: RwSignal::new(Loaded::Not),
-            invitation_dismissed: RwSignal::new(false),
+            invitation_dismissed: RwSignal::new(stored_dismissal()),
             loads: StoredValue::new(0),
         };
         let has_written =
@@ -60,6 +60,16 @@ impl Account {
             Loaded::Done(account) => Some(account.clone()),
             _ => None,
         })
+    }
+
+    /// Closes the email invitation, for good on this site where the
+    /// browser lets the panel keep a note (its own storage, which browsers
+    /// keep apart per site; a blocked one means for this page view).
+    pub fn dismiss_invitation(self) {
+        self.invitation_dismissed.set(true);
+        if let Ok(Some(storage)) = window().local_storage() {
+            _ = storage.set_item(DISMISSED_KEY, "1");
+        }
     }
 
     /// The address replies go to, if known; not tracked.
@@ -122,6 +132,18 @@ impl Account {
             Err(_) => Err(TRY_AGAIN.to_owned()),
         }
     }
+}
+
+/// Where the panel notes that the email invitation was closed.
+const DISMISSED_KEY: &str = "messenger:email-invitation-dismissed";
+
+fn stored_dismissal() -> bool {
+    window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|storage| storage.get_item(DISMISSED_KEY).ok().flatten())
+        .is_some()
 }
 
 const TRY_AGAIN: &str = "That did not work. Please try again.";

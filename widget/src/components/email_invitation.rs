@@ -41,7 +41,7 @@ pub fn EmailInvitation() -> impl IntoView {
         if changing.get_untracked() {
             changing.set(false);
         } else {
-            account.invitation_dismissed.set(true);
+            account.dismiss_invitation();
         }
     };
 
