@@ -10,9 +10,10 @@ pub use messenger_client::{ApiError, EventStream};
 use messenger_client::{json as send, no_content};
 use messenger_wire::sse;
 use messenger_wire::{
-    API_PREFIX, ConversationPage, CustomerAccount, DEFAULT_PAGE_SIZE, ErrorCode, MAX_MESSAGE_CHARS,
-    MAX_PAGE_SIZE, MarkRead, Message, ReadEvent, RequestResumeLink, Resume, ResumeLinkRequested,
-    SendMessage, SetEmail, StartConversation, StartedConversation, TypingEvent, WidgetStatus,
+    API_PREFIX, Conversation, ConversationPage, CustomerAccount, DEFAULT_PAGE_SIZE, ErrorCode,
+    MAX_MESSAGE_CHARS, MAX_PAGE_SIZE, MarkRead, Message, ReadEvent, RequestResumeLink, Resume,
+    ResumeLinkRequested, SendMessage, SetEmail, StartConversation, StartedConversation,
+    TypingEvent, WidgetStatus,
 };
 use web_sys::{AbortSignal, RequestCache, RequestCredentials};
 
@@ -218,6 +219,10 @@ pub enum StreamEvent {
     Read(ReadEvent),
     /// Someone is typing.
     Typing(TypingEvent),
+    /// The conversation changed: an agent closed or reopened it. (Read if
+    /// the server sends it; without it the panel learns of a close when it
+    /// next loads the conversation or the customer's list.)
+    Conversation(Conversation),
 }
 
 impl StreamEvent {
@@ -229,6 +234,9 @@ impl StreamEvent {
             "message" => serde_json::from_str(data).ok().map(StreamEvent::Message),
             "read" => serde_json::from_str(data).ok().map(StreamEvent::Read),
             "typing" => serde_json::from_str(data).ok().map(StreamEvent::Typing),
+            "conversation" => serde_json::from_str(data)
+                .ok()
+                .map(StreamEvent::Conversation),
             _ => None,
         }
     }
@@ -247,4 +255,33 @@ fn authorized(request: RequestBuilder, token: &str) -> RequestBuilder {
     request
         .header("Authorization", &format!("Bearer {token}"))
         .credentials(RequestCredentials::Omit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamEvent;
+    use messenger_wire::{ConversationStatus, sse};
+
+    #[test]
+    fn a_conversation_event_says_whether_it_is_closed() {
+        let event = sse::Event {
+            event: "conversation".to_owned(),
+            data:
+                r#"{"id":"c_1","created_at":1,"last_activity_at":2,"last_seq":3,"status":"closed"}"#
+                    .to_owned(),
+        };
+        let Some(StreamEvent::Conversation(conversation)) = StreamEvent::parse(&event) else {
+            panic!("not read as a conversation event");
+        };
+        assert_eq!(conversation.status, ConversationStatus::Closed);
+    }
+
+    #[test]
+    fn an_unknown_event_is_skipped() {
+        let event = sse::Event {
+            event: "weather".to_owned(),
+            data: "{}".to_owned(),
+        };
+        assert_eq!(StreamEvent::parse(&event), None);
+    }
 }

@@ -414,6 +414,11 @@ impl Messenger {
                         self.agent_typing_notice();
                     }
                 }
+                StreamEvent::Conversation(conversation) => {
+                    if self.showing_conversation(&conversation.id) {
+                        self.conversation_status(conversation.status);
+                    }
+                }
             }
         }
         self.merge_messages(messages, shared);
