@@ -695,6 +695,13 @@ impl Messenger {
         };
         let result = api::send_message(&token, &message, signal).await;
         if !self.is_current(&token) {
+            if result.is_ok() {
+                // Stored in the conversation shown when it was sent; the
+                // customer has moved to another one since.
+                self.timeline
+                    .update(|t| t.remove_pending(&pending.client_id));
+                return Ok(());
+            }
             // Forgotten meanwhile: the message goes to the new conversation.
             return Err(Failure::Transient);
         }
