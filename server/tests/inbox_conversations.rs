@@ -719,3 +719,30 @@ async fn every_new_route_needs_a_session_and_changes_need_the_csrf_token_and_our
     );
     assert!(view(&ann, &id, "").await.notes.is_empty());
 }
+
+/// The customer's stream says when an agent closes or reopens their
+/// conversation (their own view of it: no inbox fields).
+#[tokio::test]
+async fn the_customer_stream_tells_of_close_and_reopen() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_admin("admin@example.com").await;
+    let inbox = app.login(&admin.email, PASSWORD).await;
+    let started = app.start_conversation().await;
+    app.send(&started.token, "c1", "Hello").await;
+    let mut stream = app.stream(&started.token, None).await;
+    let id = &started.conversation.id;
+    for (action, status) in [("close", "closed"), ("reopen", "open")] {
+        let response = inbox
+            .post(&format!("/conversations/{id}/{action}"), json!({}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let event = stream
+            .next_of("conversation")
+            .await
+            .expect("a conversation event");
+        let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["id"], json!(id));
+        assert_eq!(data["status"], json!(status));
+        assert!(data.get("customer").is_none() && data.get("assignee").is_none());
+    }
+}

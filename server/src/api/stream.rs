@@ -37,7 +37,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_core::Stream;
 use messenger_wire::{
-    Author, InboxConversation, Message, MessageEvent, Note, ReadEvent, TypingEvent,
+    Author, Conversation, InboxConversation, Message, MessageEvent, Note, ReadEvent, TypingEvent,
 };
 use tokio::sync::broadcast::error::RecvError;
 
@@ -157,9 +157,22 @@ pub fn conversation(
                     FeedEvent::Message { .. } => continue 'catch_up,
                     FeedEvent::Read(read) => yield Ok(read_event(&read)),
                     FeedEvent::Typing(typing) => yield Ok(typing_event(&typing)),
-                    // Agents only: internal notes and the inbox's view of
-                    // the conversation never reach the customer.
-                    FeedEvent::Conversation(_) | FeedEvent::Note(_) => {}
+                    // Closed or reopened (or assigned): the customer gets
+                    // their own view of it, without the inbox's fields.
+                    FeedEvent::Conversation(inbox) => {
+                        let conversation = Conversation {
+                            id: inbox.id.clone(),
+                            created_at: inbox.created_at,
+                            last_activity_at: inbox.last_activity_at,
+                            last_seq: inbox.last_seq,
+                            customer_read_seq: inbox.customer_read_seq,
+                            agent_read_seq: inbox.agent_read_seq,
+                            status: inbox.status,
+                        };
+                        yield Ok(customer_conversation_event(&conversation));
+                    }
+                    // Agents only: internal notes never reach the customer.
+                    FeedEvent::Note(_) => {}
                 }
             }
         }
@@ -276,6 +289,14 @@ fn read_event(read: &ReadEvent) -> Event {
     Event::default()
         .event("read")
         .json_data(read)
+        .unwrap_or_default()
+}
+
+/// For the customer: their conversation was closed or opened again.
+fn customer_conversation_event(conversation: &Conversation) -> Event {
+    Event::default()
+        .event("conversation")
+        .json_data(conversation)
         .unwrap_or_default()
 }
 
