@@ -18,11 +18,22 @@ pub fn ConversationList() -> impl IntoView {
     let account = expect_context::<Account>();
     let heading = NodeRef::<H2>::new();
     let failed = RwSignal::new(false);
+    // Messages not sent yet belong to the conversation shown: switching
+    // away would send them to another one, so it waits until they are sent.
+    let unsent = RwSignal::new(false);
+    let has_unsent = move || {
+        let waiting = messenger
+            .timeline
+            .with_untracked(|t| !t.pending().is_empty());
+        unsent.set(waiting);
+        waiting
+    };
     // Opening the list loads it afresh and moves the focus to its heading,
     // so screen readers start reading there.
     Effect::new(move |_| {
         if messenger.showing_list.get() {
             failed.set(false);
+            unsent.set(false);
             account.load();
             request_animation_frame(move || {
                 if let Some(el) = heading.get_untracked() {
@@ -34,6 +45,9 @@ pub fn ConversationList() -> impl IntoView {
 
     let back = move |_| messenger.showing_list.set(false);
     let new_conversation = move |_| {
+        if has_unsent() {
+            return;
+        }
         messenger.start_new_conversation();
         messenger.showing_list.set(false);
     };
@@ -41,6 +55,9 @@ pub fn ConversationList() -> impl IntoView {
         failed.set(false);
         if current {
             messenger.showing_list.set(false);
+            return;
+        }
+        if has_unsent() {
             return;
         }
         let Some(token) = messenger.customer_token_untracked() else {
@@ -60,6 +77,9 @@ pub fn ConversationList() -> impl IntoView {
     let notice = move || match account.state.get() {
         Loaded::Not | Loaded::Loading => "Loading your conversations…",
         Loaded::Failed => "Your conversations could not be loaded.",
+        Loaded::Done(_) if unsent.get() => {
+            "Some of your messages are not sent yet. Once they are (or once you remove them), you can switch."
+        }
         Loaded::Done(_) if failed.get() => {
             "That conversation could not be opened. Please try again."
         }
