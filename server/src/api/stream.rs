@@ -37,7 +37,8 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_core::Stream;
 use messenger_wire::{
-    Author, Conversation, InboxConversation, Message, MessageEvent, Note, ReadEvent, TypingEvent,
+    Author, Conversation, ConversationStatus, InboxConversation, Message, MessageEvent, Note,
+    ReadEvent, TypingEvent,
 };
 use tokio::sync::broadcast::error::RecvError;
 
@@ -104,6 +105,7 @@ pub fn conversation(
         let _here = here;
         let mut last = after;
         let mut first_catch_up = true;
+        let mut status = ConversationStatus::Open;
         'catch_up: loop {
             loop {
                 let page = store
@@ -126,6 +128,7 @@ pub fn conversation(
             if std::mem::take(&mut first_catch_up) {
                 // Where both sides' reading stands, for a client (re)joining.
                 if let Ok(Some(now)) = store.conversation(&conversation_id).await {
+                    status = now.status;
                     for (reader, seq) in [
                         (Author::Customer, now.customer_read_seq),
                         (Author::Agent, now.agent_read_seq),
@@ -157,9 +160,11 @@ pub fn conversation(
                     FeedEvent::Message { .. } => continue 'catch_up,
                     FeedEvent::Read(read) => yield Ok(read_event(&read)),
                     FeedEvent::Typing(typing) => yield Ok(typing_event(&typing)),
-                    // Closed or reopened (or assigned): the customer gets
-                    // their own view of it, without the inbox's fields.
-                    FeedEvent::Conversation(inbox) => {
+                    // Closed or reopened: the customer gets their own view
+                    // of it, without the inbox's fields. (Other changes,
+                    // an assignment say, are not theirs to know.)
+                    FeedEvent::Conversation(inbox) if inbox.status != status => {
+                        status = inbox.status;
                         let conversation = Conversation {
                             id: inbox.id.clone(),
                             created_at: inbox.created_at,
@@ -172,7 +177,7 @@ pub fn conversation(
                         yield Ok(customer_conversation_event(&conversation));
                     }
                     // Agents only: internal notes never reach the customer.
-                    FeedEvent::Note(_) => {}
+                    FeedEvent::Conversation(_) | FeedEvent::Note(_) => {}
                 }
             }
         }
