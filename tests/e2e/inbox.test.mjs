@@ -320,12 +320,20 @@ scenario('outside business hours the widget says when the team is back and a cus
   await hours.getByRole('button', { name: 'Save' }).click();
   await hours.getByText('Saved.').waitFor();
 
-  const profile = await world.launchProfile('customer');
+  // The customer is in Tokyo: tomorrow 00:00 UTC is 09:00 there, named by
+  // its weekday unless it is already that day in Tokyo.
+  const zone = 'Asia/Tokyo';
+  const profile = await world.launchProfile('customer', { timezoneId: zone, locale: 'en-US' });
   const customerPage = await profile.open(world.hostPage('/'));
   const messenger = new Messenger(customerPage);
   await messenger.open();
   const expectation = messenger.frame.locator('[data-testid=expectation]');
-  await expectation.getByText(/^We're away; we'll answer from /).waitFor();
+  const reopens = new Date(`${today}T00:00:00Z`).getTime() + 24 * 3600 * 1000;
+  const dayIn = (ms) => new Date(ms).toLocaleDateString('en-CA', { timeZone: zone });
+  const when = dayIn(reopens) === dayIn(Date.now())
+    ? '09:00'
+    : `${new Date(reopens).toLocaleDateString('en-US', { weekday: 'long', timeZone: zone })} 09:00`;
+  await expectation.getByText(`We're away; we'll answer from ${when}`, { exact: true }).waitFor();
   await messenger.frame.locator('[data-testid=greeting]').getByText('Hello from Acme!').waitFor();
 
   await messenger.send('Is anyone there?');

@@ -428,7 +428,7 @@ export class Profile {
   #used = new WeakSet();
   #lastActivity = Date.now();
 
-  static async launch(name) {
+  static async launch(name, options = {}) {
     const profile = new Profile();
     profile.name = name;
     profile.dir = await mkdtemp(join(tmpdir(), `messenger-e2e-${name}-`));
@@ -437,6 +437,7 @@ export class Profile {
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 800 },
+      ...options,
     });
     profile.context.setDefaultTimeout(UI_TIMEOUT_MS);
     profile.context.on('request', (request) => {
@@ -769,8 +770,9 @@ export class World {
     return this.host.page(path, hostPageHtml({ serverOrigin: this.server.origin, ...options }));
   }
 
-  async launchProfile(name = `profile${this.profiles.length + 1}`) {
-    const profile = await Profile.launch(name);
+  /** A new browser profile; `options` go to Playwright's context (`timezoneId`, `locale`). */
+  async launchProfile(name = `profile${this.profiles.length + 1}`, options = {}) {
+    const profile = await Profile.launch(name, options);
     this.profiles.push(profile);
     return profile;
   }
