@@ -123,11 +123,7 @@ pub struct MailConfig {
     pub smtp_url: Option<SmtpUrl>,
 
     /// The sender of every email, `Name <address>` or `address`.
-    #[arg(
-        long,
-        env = "MESSENGER_MAIL_FROM",
-        default_value = "Support <support@localhost>"
-    )]
+    #[arg(long, env = "MESSENGER_MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
 
     /// The page of your site (with the widget on it) that links in emails
@@ -137,28 +133,34 @@ pub struct MailConfig {
 
     /// Seconds an agent's reply may go unseen by an absent customer before
     /// it is emailed; replies in the meantime go in the same email.
-    #[arg(long, env = "MESSENGER_FOLLOWUP_DELAY_SECS", default_value_t = 300)]
+    #[arg(long, env = "MESSENGER_FOLLOWUP_DELAY_SECS", default_value_t = DEFAULT_FOLLOWUP_DELAY_SECS)]
     pub followup_delay_secs: u32,
 
     /// Seconds a new customer message waits before agents who are not in
     /// the inbox are emailed; messages in the meantime go in one email.
-    #[arg(long, env = "MESSENGER_AGENT_NOTIFY_DELAY_SECS", default_value_t = 120)]
+    #[arg(long, env = "MESSENGER_AGENT_NOTIFY_DELAY_SECS", default_value_t = DEFAULT_AGENT_NOTIFY_DELAY_SECS)]
     pub agent_notify_delay_secs: u32,
 
     /// Seconds a resume link works (once).
-    #[arg(long, env = "MESSENGER_RESUME_LINK_TTL_SECS", default_value_t = 86_400)]
+    #[arg(long, env = "MESSENGER_RESUME_LINK_TTL_SECS", default_value_t = DEFAULT_RESUME_LINK_TTL_SECS)]
     pub resume_link_ttl_secs: u32,
 }
 
+pub const DEFAULT_MAIL_FROM: &str = "Support <support@localhost>";
+pub const DEFAULT_FOLLOWUP_DELAY_SECS: u32 = 300;
+pub const DEFAULT_AGENT_NOTIFY_DELAY_SECS: u32 = 120;
+pub const DEFAULT_RESUME_LINK_TTL_SECS: u32 = 86_400;
+
 impl MailConfig {
+    /// The defaults, with no SMTP server.
     pub fn for_tests() -> Self {
         MailConfig {
             smtp_url: None,
-            mail_from: "Support <support@localhost>".into(),
+            mail_from: DEFAULT_MAIL_FROM.into(),
             site_url: None,
-            followup_delay_secs: 300,
-            agent_notify_delay_secs: 120,
-            resume_link_ttl_secs: 86_400,
+            followup_delay_secs: DEFAULT_FOLLOWUP_DELAY_SECS,
+            agent_notify_delay_secs: DEFAULT_AGENT_NOTIFY_DELAY_SECS,
+            resume_link_ttl_secs: DEFAULT_RESUME_LINK_TTL_SECS,
         }
     }
 }

@@ -116,7 +116,7 @@ impl AppState {
         // Computed now rather than at the first login with an unknown email,
         // which would otherwise take twice as long as any other.
         tokio::task::spawn_blocking(accounts::dummy_hash);
-        let mailer = mail::Mailer::new(&config.mail, config);
+        let mailer = mail::Mailer::new(config);
         store.set_mail_delays(store::MailDelays {
             followup_ms: mailer.followup_delay_ms,
             agent_notify_ms: mailer.agent_notify_delay_ms,

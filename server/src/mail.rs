@@ -24,13 +24,13 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use messenger_wire::{Message, RESUME_FRAGMENT};
 use tokio::sync::Notify;
 
-use crate::config::{Config, MailConfig};
+use crate::config::{Config, DEFAULT_MAIL_FROM};
 use crate::presence::Party;
 use crate::store::mail::{DueFollowup, MailCodes, NewCustomerMessage, NewMail, QueuedMail};
 use crate::{AppState, ids};
@@ -58,7 +58,8 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(mail: &MailConfig, config: &Config) -> Mailer {
+    pub fn new(config: &Config) -> Mailer {
+        let mail = &config.mail;
         let transport = mail.smtp_url.as_ref().and_then(|url| {
             match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose()) {
                 Ok(builder) => Some(builder.timeout(Some(Duration::from_secs(20))).build()),
@@ -69,10 +70,8 @@ impl Mailer {
             }
         });
         let from = mail.mail_from.parse().unwrap_or_else(|err| {
-            tracing::error!(error = %err, "--mail-from is not an address; using support@localhost");
-            "Support <support@localhost>"
-                .parse()
-                .expect("a valid mailbox")
+            tracing::error!(error = %err, "--mail-from is not an address; using the default");
+            DEFAULT_MAIL_FROM.parse().expect("a valid mailbox")
         });
         let base_url = OnceLock::new();
         if let Some(url) = &config.public_url {
@@ -300,8 +299,11 @@ async fn send_one(
         .subject(mail.subject.clone());
     if let Some(url) = &mail.unsubscribe_url {
         builder = builder
-            .header(ListUnsubscribe(format!("<{url}>")))
-            .header(ListUnsubscribePost);
+            .raw_header(raw_header("List-Unsubscribe", format!("<{url}>")))
+            .raw_header(raw_header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
     }
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
@@ -324,39 +326,10 @@ async fn send_one(
     }
 }
 
-/// `List-Unsubscribe: <url>` (RFC 2369).
-#[derive(Clone)]
-struct ListUnsubscribe(String);
-
-impl lettre::message::header::Header for ListUnsubscribe {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
-    }
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(ListUnsubscribe(s.to_owned()))
-    }
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
-
-/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
-#[derive(Clone)]
-struct ListUnsubscribePost;
-
-impl lettre::message::header::Header for ListUnsubscribePost {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
-    }
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(ListUnsubscribePost)
-    }
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(
-            Self::name(),
-            "List-Unsubscribe=One-Click".to_owned(),
-        )
-    }
+/// A header lettre has no type for: `List-Unsubscribe: <url>` (RFC 2369)
+/// and `List-Unsubscribe-Post` (RFC 8058, one-click).
+fn raw_header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
 /// Codes for a customer mail: a resume link (valid for the TTL) and an

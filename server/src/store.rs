@@ -112,9 +112,10 @@ pub struct MailDelays {
 
 impl Default for MailDelays {
     fn default() -> Self {
+        use crate::config::{DEFAULT_AGENT_NOTIFY_DELAY_SECS, DEFAULT_FOLLOWUP_DELAY_SECS};
         MailDelays {
-            followup_ms: 300_000,
-            agent_notify_ms: 120_000,
+            followup_ms: i64::from(DEFAULT_FOLLOWUP_DELAY_SECS) * 1000,
+            agent_notify_ms: i64::from(DEFAULT_AGENT_NOTIFY_DELAY_SECS) * 1000,
         }
     }
 }
@@ -308,16 +309,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok((conversation, customer_id))
-    }
-
-    pub async fn conversation_by_token(
-        &self,
-        token_hash: &[u8],
-    ) -> Result<Option<Conversation>, sqlx::Error> {
-        Ok(self
-            .customer_by_token(token_hash)
-            .await?
-            .map(|(_, conversation)| conversation))
     }
 
     /// The customer a token belongs to, and the conversation it opens.
@@ -741,7 +732,8 @@ async fn append_one(
 /// agent's reply, to the customer with an email address who has not seen it
 /// by then; a customer's message, to the assigned agent (every agent while
 /// unassigned) who is not in the inbox by then. A due time already set
-/// stays: what comes in the meantime goes in the same email.
+/// stays (and the row is not written again): what comes in the meantime
+/// goes in the same email.
 async fn schedule_emails(
     tx: &mut Transaction<'_, Sqlite>,
     job: &AppendJob,
@@ -749,8 +741,8 @@ async fn schedule_emails(
     match job.author {
         Author::Agent => {
             sqlx::query(
-                "UPDATE conversations SET followup_due_at = coalesce(followup_due_at, ?)
-                 WHERE id = ? AND customer_id IN
+                "UPDATE conversations SET followup_due_at = ?
+                 WHERE id = ? AND followup_due_at IS NULL AND customer_id IN
                      (SELECT id FROM customers WHERE email IS NOT NULL AND unsubscribed_at IS NULL)",
             )
             .bind(job.followup_due_at)
@@ -760,8 +752,8 @@ async fn schedule_emails(
         }
         Author::Customer => {
             sqlx::query(
-                "UPDATE agents SET notify_due_at = coalesce(notify_due_at, ?1)
-                 WHERE disabled_at IS NULL AND email_notifications = 1
+                "UPDATE agents SET notify_due_at = ?1
+                 WHERE notify_due_at IS NULL AND disabled_at IS NULL AND email_notifications = 1
                    AND coalesce((SELECT assignee_id FROM conversations WHERE id = ?2), id) = id",
             )
             .bind(job.notify_due_at)

@@ -64,6 +64,31 @@ async fn customer_with_email(app: &TestApp, email: &str) -> StartedConversation 
     started
 }
 
+/// `GET /customer` with this token, which must succeed.
+async fn get_account(app: &TestApp, token: &str) -> CustomerAccount {
+    let response = app
+        .client
+        .get(app.api("/customer"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// When the conversation's follow-up is due, if it is.
+async fn followup_due(app: &TestApp, conversation_id: &str) -> Option<i64> {
+    let db = app.database().await;
+    let due = sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = ?")
+        .bind(conversation_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    due
+}
+
 async fn reply(app: &TestApp, conversation_id: &str, client_id: &str, body: &str) {
     let response = app.agent_reply(conversation_id, client_id, body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -134,13 +159,7 @@ async fn three_quick_replies_to_an_absent_customer_make_one_email_after_the_dela
     pass(&app).await;
     assert_eq!(app.store.pending_mail().await.unwrap(), 0);
     assert_eq!(sink.messages().len(), 1);
-    let db = app.database().await;
-    let due: Option<i64> =
-        sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = ?")
-            .bind(id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let due = followup_due(&app, id).await;
     assert_eq!(due, None, "nothing left due after the email");
 
     // The link opens the whole conversation on a new device, once.
@@ -211,13 +230,7 @@ async fn a_customer_who_is_here_or_has_seen_the_reply_gets_no_email() {
     assert_eq!(app.store.pending_mail().await.unwrap(), 0);
     assert!(sink.messages().is_empty());
     // Settled: nothing left due, so the worker does not look again.
-    let db = app.database().await;
-    let due: Option<i64> =
-        sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = ?")
-            .bind(id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let due = followup_due(&app, id).await;
     assert_eq!(due, None);
 }
 
@@ -388,16 +401,7 @@ async fn the_unsubscribe_link_works_and_ends_follow_ups() {
     let page = app.client.get(&url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("<button"));
-    let account: CustomerAccount = app
-        .client
-        .get(app.api("/customer"))
-        .bearer_auth(&started.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let account = get_account(&app, &started.token).await;
     assert!(account.notify_by_email);
 
     // One click (RFC 8058) unsubscribes.
@@ -411,16 +415,7 @@ async fn the_unsubscribe_link_works_and_ends_follow_ups() {
         .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
     assert!(done.text().await.unwrap().contains("unsubscribed"));
-    let account: CustomerAccount = app
-        .client
-        .get(app.api("/customer"))
-        .bearer_auth(&started.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let account = get_account(&app, &started.token).await;
     assert!(!account.notify_by_email);
     assert_eq!(account.email.as_deref(), Some("ana@example.com"));
 
@@ -514,16 +509,7 @@ async fn a_customer_lists_opens_and_starts_conversations_across_devices() {
     assert_ne!(second.token, first.token);
     app.send(&second.token, "c1", "Second question").await;
 
-    let account: CustomerAccount = app
-        .client
-        .get(app.api("/customer"))
-        .bearer_auth(&second.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let account = get_account(&app, &second.token).await;
     let listed: Vec<(&str, messenger_wire::ConversationStatus)> = account
         .conversations
         .iter()
@@ -595,15 +581,6 @@ async fn a_customer_lists_opens_and_starts_conversations_across_devices() {
         .await
         .unwrap();
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let account: CustomerAccount = app
-        .client
-        .get(app.api("/customer"))
-        .bearer_auth(&stranger.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let account = get_account(&app, &stranger.token).await;
     assert_eq!(account.conversations.len(), 1);
 }

@@ -95,7 +95,7 @@ impl FromRequestParts<AppState> for Account {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         state
             .store
             .customer_by_token(&ids::hash_secret(token))
@@ -129,15 +129,11 @@ async fn start(
     // With a token, the new conversation is the same customer's; a token
     // that is not (or no longer) valid is refused rather than ignored, so
     // that the widget does not silently split a customer in two.
-    let customer = match headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
+    let customer = match bearer(&headers) {
         Some(parent) => Some(
             state
                 .store
-                .customer_by_token(&ids::hash_secret(parent.trim()))
+                .customer_by_token(&ids::hash_secret(parent))
                 .await?
                 .ok_or_else(ApiError::unauthorized)?
                 .0,
@@ -297,16 +293,7 @@ async fn set_email(
 ) -> Result<ApiJson<CustomerAccount>, ApiError> {
     let email = match request.email.as_deref().map(str::trim) {
         Some("") | None => None,
-        Some(email) => {
-            messenger_wire::validate_email(email).map_err(|code| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    code,
-                    "email must be an address like name@example.com",
-                )
-            })?;
-            Some(email.to_owned())
-        }
+        Some(email) => Some(checked_email(email)?),
     };
     state
         .store
@@ -315,6 +302,18 @@ async fn set_email(
     Ok(ApiJson(
         state.store.customer_account(&account.customer_id).await?,
     ))
+}
+
+/// An email address from a customer, checked as the widget checks it.
+fn checked_email(email: &str) -> Result<String, ApiError> {
+    messenger_wire::validate_email(email).map_err(|code| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            "email must be an address like name@example.com",
+        )
+    })?;
+    Ok(email.to_owned())
 }
 
 /// `POST /api/v1/customer/conversations/{id}/token`: a token on this device
@@ -352,17 +351,10 @@ async fn request_resume_link(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RequestResumeLink>,
 ) -> Result<(StatusCode, ApiJson<ResumeLinkRequested>), ApiError> {
-    let email = request.email.trim();
-    messenger_wire::validate_email(email).map_err(|code| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            code,
-            "email must be an address like name@example.com",
-        )
-    })?;
+    let email = checked_email(request.email.trim())?;
     state
         .store
-        .request_resume_link(email, state.now_ms())
+        .request_resume_link(&email, state.now_ms())
         .await?;
     state.mail.wake();
     Ok((

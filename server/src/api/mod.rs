@@ -10,7 +10,7 @@ pub mod stream;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use messenger_wire::{ConversationPage, ErrorCode, Message};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -45,8 +45,8 @@ impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
 pub struct ApiQuery<T>(pub T);
 
 /// The bearer credential of a request, if it has one.
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, credential) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -67,7 +67,7 @@ impl FromRequestParts<AppState> for Agent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let given = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let given = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let hash = ids::hash_secret(given);
         if let Some(expected) = state.agent_key_hash.as_ref()
             && bool::from(hash[..].ct_eq(&expected[..]))
