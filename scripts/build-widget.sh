@@ -9,14 +9,17 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # widget ships to every visitor, so its wasm build optimises for size. The
 # wasm32 target has its own output folder, so the two never overwrite.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+# DIST: where to build (default dist/), so that several checkouts or
+# helpers can build side by side; the server's --assets points there.
+DIST="${DIST:-dist}"
 # --offline: Trunk must use the installed tools, never download its own.
-trunk build --release --offline "$@"
+trunk build --release --offline --dist "$DIST" "$@"
 
 # The agents' inbox (inbox/, served at /inbox/): a separate app and bundle,
 # built after the widget because each Trunk build replaces its own dist folder.
-trunk build --release --offline --dist dist/inbox --public-url /inbox/ inbox/index.html
+trunk build --release --offline --dist "$DIST/inbox" --public-url /inbox/ inbox/index.html
 
 # The loader ships to every page of every host site: Trunk copies its
 # readable source; replace it with the minified build.
 env -u CARGO_PROFILE_RELEASE_OPT_LEVEL cargo run --quiet --locked -p messenger-tools --bin minify-loader -- \
-  widget/loader/widget.js dist/widget.js
+  widget/loader/widget.js "$DIST/widget.js"
