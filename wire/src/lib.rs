@@ -10,7 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod sites;
 pub mod sse;
+
+pub use sites::*;
 
 /// Every API path starts with this prefix; a breaking change gets a new one.
 pub const API_PREFIX: &str = "/api/v1";
@@ -197,6 +200,10 @@ pub struct StartConversation {
     /// The browser's language, a BCP 47 tag (`en`, `de-CH`).
     #[serde(default)]
     pub language: Option<String>,
+    /// A signed identity (a JWT from the site's backend): the conversation
+    /// belongs to that verified customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 /// Checks a `page_url`: at most [`MAX_PAGE_URL_CHARS`] characters, an
@@ -293,6 +300,9 @@ pub struct InboxConversation {
     pub assignee: Option<AgentRef>,
     #[serde(default)]
     pub customer: CustomerIdentity,
+    /// The site the conversation started on.
+    #[serde(default)]
+    pub site: SiteRef,
     pub created_at: i64,
     pub last_activity_at: i64,
     pub last_seq: i64,
@@ -624,6 +634,23 @@ pub enum ErrorCode {
     ResumeLinkUsed,
     /// A resume link past its expiry.
     ResumeLinkExpired,
+    /// The embedding origin is not on the site's allowed origins (403).
+    OriginNotAllowed,
+    /// No site has this key (404).
+    SiteNotFound,
+    /// Site settings are malformed; the message names the field (400).
+    InvalidSite,
+    /// A signed identity with a bad signature, a wrong algorithm, malformed
+    /// or missing claims (401).
+    IdentityInvalid,
+    /// A signed identity past its `exp` (401).
+    IdentityExpired,
+    /// The site has no identity secret (400).
+    IdentityNotConfigured,
+    /// The site accepts contact details only from verified customers (403).
+    IdentityRequired,
+    /// The customer is verified already: nothing to claim (409).
+    AlreadyIdentified,
     /// A code this client version does not know yet.
     #[serde(other)]
     Unknown,

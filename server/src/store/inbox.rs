@@ -463,6 +463,8 @@ fn inbox_conversation_from_row(row: &SqliteRow) -> InboxConversation {
             name: row.get("customer_name"),
             email: row.get("customer_email"),
         },
+        // Filled with the site's id and name below (sites are in memory).
+        site: messenger_wire::SiteRef::default(),
         created_at: row.get("created_at"),
         last_activity_at: row.get("last_activity_at"),
         last_seq: row.get("last_seq"),
