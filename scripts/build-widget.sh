@@ -19,7 +19,11 @@ trunk build --release --offline --dist "$DIST" "$@"
 # built after the widget because each Trunk build replaces its own dist folder.
 trunk build --release --offline --dist "$DIST/inbox" --public-url /inbox/ inbox/index.html
 
-# The loader ships to every page of every host site: Trunk copies its
-# readable source; replace it with the minified build.
-env -u CARGO_PROFILE_RELEASE_OPT_LEVEL cargo run --quiet --locked -p messenger-tools --bin minify-loader -- \
-  widget/loader/widget.js "$DIST/widget.js"
+# The loader ships to every page of every host site, and its second half
+# (widget-frame.js, fetched once a panel is needed) to every visitor who
+# opens it: Trunk copies their readable sources; replace them with the
+# minified builds.
+for file in widget.js widget-frame.js; do
+  env -u CARGO_PROFILE_RELEASE_OPT_LEVEL cargo run --quiet --locked -p messenger-tools --bin minify-loader -- \
+    "widget/loader/$file" "$DIST/$file"
+done

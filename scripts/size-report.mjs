@@ -4,7 +4,8 @@
 //   node scripts/size-report.mjs [distDir=dist] [--json FILE]
 //
 // Measures raw, gzip (level 9) and brotli (quality 11) bytes of what a visitor
-// downloads: the loader a host page embeds (widget.js), and every file the
+// downloads: the loader a host page embeds (widget.js), its second half that
+// the loader fetches once a panel is needed (widget-frame.js), and every file the
 // open panel loads: its index.html and whatever that page references through
 // src/href attributes or its inline module script (the JS glue, the .wasm, CSS),
 // followed into the glue's own imports and .wasm references and the CSS's
@@ -20,7 +21,10 @@ const BUDGETS = [
   // Issue 8's budget for the loader: 3 KB brotli (minified by build-widget.sh),
   // in the 1,024-byte KB of the other budgets.
   { name: 'loader (widget.js), brotli', group: 'loader', limit: 3 * 1024 },
-  { name: 'open panel (loader + panel files), brotli', group: 'openPanel', limit: 150 * 1024 },
+  // Issue 6 raised it from 150 KiB to the contract's 160 KiB: the loader's
+  // second half (widget-frame.js) counts here now, and the panel gained
+  // sites, five languages' texts and identity verification.
+  { name: 'open panel (loader + panel files), brotli', group: 'openPanel', limit: 160 * 1024 },
   // The agents' inbox (dist/inbox/): its own bundle, never loaded by visitors.
   { name: 'inbox app (dist/inbox), brotli', group: 'inbox', limit: 200 * 1024 },
 ];
@@ -176,14 +180,19 @@ function main() {
   const options = parseArgs(process.argv.slice(2));
   const distDir = resolve(options.distDir);
   const loaderPath = join(distDir, 'widget.js');
+  const loaderPartPath = join(distDir, 'widget-frame.js');
   const indexPath = [join(distDir, 'index.html'), join(distDir, 'frame', 'index.html')].find((p) => existsSync(p));
   if (!existsSync(loaderPath)) usage(`no loader at ${loaderPath}: build the widget first`);
+  if (!existsSync(loaderPartPath)) usage(`no loader part at ${loaderPartPath}: build the widget first`);
   if (!indexPath) usage(`no index.html in ${distDir}: build the widget first`);
 
   const { files, missing } = panelFiles(indexPath, distDir);
   const name = (p) => relative(distDir, p).split(sep).join('/');
   const loader = [{ file: name(loaderPath), role: 'loader (host page)', ...measure(loaderPath) }];
-  const panel = files.filter((p) => p !== loaderPath).map((p) => ({ file: name(p), role: role(p), ...measure(p) }));
+  const panel = [
+    { file: name(loaderPartPath), role: 'loader, second half (fetched for the panel)', ...measure(loaderPartPath) },
+    ...files.filter((p) => p !== loaderPath && p !== loaderPartPath).map((p) => ({ file: name(p), role: role(p), ...measure(p) })),
+  ];
   if (!panel.some((r) => r.file.endsWith('.wasm'))) {
     console.error(`size-report: warning: found no .wasm referenced from ${name(indexPath)} or its scripts`);
   }

@@ -1,401 +1,344 @@
 /*
  * Messenger widget loader. Host pages embed it with
- *   <script src="https://HOST/widget.js" async data-title="Acme support"></script>
- * It draws the launcher (and unread badge) in a shadow root and opens the
- * panel, an iframe of HOST/frame/ (widget/src). The conversation token stays
- * in this site's localStorage and reaches the frame only by postMessage
- * (protocol: widget/src/bridge.rs), never in a URL. Plain ES2019, no build.
- * A page opened from an emailed resume link (#mw-resume=CODE) hands the code
- * to the frame and opens the panel; the fragment leaves the address bar.
+ *   <script>window.Messenger=window.Messenger||function(){(Messenger.q=Messenger.q||[]).push(arguments)};</script>
+ *   <script src="https://HOST/widget.js" async data-site="mws_…"></script>
+ * It fetches the site's look and texts (GET HOST/api/v1/sites/KEY/widget),
+ * then draws the launcher (and unread badge) in a shadow root and runs the
+ * JS API (`Messenger('open')`, events, the queue of calls made before it
+ * loaded). Everything needed only once a panel exists (the iframe of
+ * HOST/frame/?site=KEY, its postMessage protocol, the stored conversation,
+ * tab leadership, the mobile layout) lives in widget-frame.js, fetched from
+ * HOST when first needed. Plain ES2019, minified at build
+ * (tools/src/minify_loader.rs: no backslash escapes in string literals).
+ * Styles only through constructed stylesheets and the CSSOM (CSP-proof).
  */
 (() => {
   'use strict';
 
-  const script = document.currentScript || findOwnScript();
+  const script =
+    document.currentScript || [...document.scripts].reverse().find((s) => /\/widget\.js([?#].*)?$/.test(s.src));
   if (!script || !script.src) return;
 
-  const SERVER_ORIGIN = new URL(script.src, location.href).origin;
-  const FRAME_URL = SERVER_ORIGIN + '/frame/';
-  const TITLE = (script.getAttribute('data-title') || '').trim() || 'Messages';
-  const STORAGE_KEY = 'messenger:' + SERVER_ORIGIN;
-  const OUTBOX_KEY = STORAGE_KEY + ':outbox:';
-  const SVG_NS = 'http://www.w3.org/2000/svg';
-
+  const SERVER = new URL(script.src, location.href).origin;
+  const KEY = 'messenger:' + SERVER;
   // Included twice (a tag manager and by hand, say): one widget is enough.
-  const LOADED = Symbol.for('messenger-widget:' + SERVER_ORIGIN);
+  const LOADED = Symbol.for('messenger-widget:' + SERVER);
   if (document[LOADED]) return;
-  document[LOADED] = true;
+  document[LOADED] = 1;
 
-  // The look, in one place. Normally a constructed stylesheet adopted by the
-  // shadow root, which a strict host CSP (style-src without 'unsafe-inline')
-  // allows, unlike a <style> element. Where adoptedStyleSheets is missing,
-  // the plain `.class` rules are set on the elements through the CSSOM
-  // instead (also CSP-proof); hover, focus and small-screen rules are lost.
-  const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
-  const STYLE = {
-    ':host': { all: 'initial' },
-    '[hidden]': { display: 'none !important' },
-    '.launcher': {
-      position: 'fixed',
-      right: '20px',
-      bottom: '20px',
-      display: 'flex',
-      'align-items': 'center',
-      'justify-content': 'center',
-      width: '56px',
-      height: '56px',
-      margin: '0',
-      padding: '0',
-      border: '0',
-      'border-radius': '50%',
-      background: '#2563eb',
-      color: '#fff',
-      'box-shadow': '0 6px 20px rgba(15, 23, 42, 0.28)',
-      cursor: 'pointer',
-      'font-family': FONT,
-    },
-    '.launcher:hover': { background: '#1d4ed8' },
-    '.launcher:focus-visible': {
-      outline: '3px solid #1d4ed8',
-      'outline-offset': '3px',
-      'box-shadow': '0 0 0 3px #fff, 0 6px 20px rgba(15, 23, 42, 0.28)',
-    },
-    '.icon': {
-      width: '28px',
-      height: '28px',
-      fill: 'none',
-      stroke: 'currentColor',
-      'stroke-width': '2',
-      'stroke-linecap': 'round',
-      'stroke-linejoin': 'round',
-    },
-    '.badge': {
-      position: 'absolute',
-      top: '-4px',
-      right: '-4px',
-      'box-sizing': 'border-box',
-      'min-width': '22px',
-      height: '22px',
-      padding: '0 6px',
-      'border-radius': '11px',
-      background: '#dc2626',
-      color: '#fff',
-      'box-shadow': '0 0 0 2px #fff',
-      font: '700 12px/22px ' + FONT,
-      'text-align': 'center',
-    },
-    '.frame': {
-      position: 'fixed',
-      right: '20px',
-      bottom: '88px',
-      display: 'block',
-      width: '380px',
-      height: '620px',
-      'max-width': 'calc(100vw - 40px)',
-      'max-height': 'calc(100vh - 108px)',
-      margin: '0',
-      padding: '0',
-      border: '0',
-      'border-radius': '16px',
-      background: '#fff',
-      'box-shadow': '0 12px 48px rgba(15, 23, 42, 0.3)',
-      'color-scheme': 'light',
-    },
-    '@media (max-width: 480px)': {
-      '.frame': {
-        inset: '0',
-        width: '100%',
-        height: '100%',
-        'max-width': 'none',
-        'max-height': 'none',
-        'border-radius': '0',
-      },
-    },
-    '@media (prefers-reduced-motion: no-preference)': {
-      '.launcher': { transition: 'background-color 0.15s ease, transform 0.15s ease' },
-      '.launcher:hover': { transform: 'scale(1.05)' },
-    },
+  const attr = (name) => (script.getAttribute('data-' + name) || '').trim();
+  const ENGLISH = {
+    'launcher.open': 'Open messages',
+    'launcher.close': 'Close messages',
+    'launcher.unread_one': '1 unread message',
+    'launcher.unread': '{count} unread messages',
   };
 
-  // Keeps the host element where it belongs whatever the host page's CSS
-  // says: inline !important beats the page's own rules.
-  const HOST_STYLE = {
-    all: 'initial',
-    position: 'fixed',
-    right: '0',
-    bottom: '0',
-    width: '0',
-    height: '0',
-    margin: '0',
-    padding: '0',
-    border: '0',
-    display: 'block',
-    overflow: 'visible',
-    visibility: 'visible',
-    opacity: '1',
-    transform: 'none',
-    filter: 'none',
-    'clip-path': 'none',
-    contain: 'none',
-    'z-index': '2147483000',
+  // Calls made before we loaded wait in Messenger.q (the stub); later ones
+  // too, until the launcher is drawn.
+  const queue = (window.Messenger && window.Messenger.q) || [];
+  const stub = function () {
+    queue.push(arguments);
   };
+  stub.q = queue;
+  window.Messenger = stub;
 
-  const host = document.createElement('messenger-widget');
-  setStyles(host, HOST_STYLE);
-  const root = host.attachShadow({ mode: 'open' });
-  const adopted = adoptStyles(root);
+  let language = attr('language');
+  queue.forEach((call) => call[0] == 'setLanguage' && (language = call[1]));
 
-  const launcher = element('button', {
-    type: 'button',
-    class: 'launcher',
-    'data-testid': 'launcher',
-    'aria-label': 'Open messages',
-    'aria-expanded': 'false',
-  });
-  const chatIcon = icon(['M21 11.5a8.4 8.4 0 0 1-12.3 7.5L3 21l2-5.4A8.4 8.4 0 1 1 21 11.5z']);
-  const closeIcon = icon(['M6 6l12 12', 'M18 6L6 18']);
-  const badge = element('span', {
-    class: 'badge',
-    id: 'mw-unread',
-    role: 'img',
-    'data-testid': 'unread-badge',
-  });
-  launcher.append(chatIcon, closeIcon, badge);
-  root.append(launcher);
-  [launcher, chatIcon, closeIcon, badge].forEach(applyInline);
-  show(closeIcon, false);
-  show(badge, false);
+  // What widget-frame.js shares with this file.
+  const ctx = {
+    site: attr('site') || 'default',
+    title: attr('title'),
+    server: SERVER,
+    key: KEY,
+    open: false,
+    identity: null,
+    config: null,
+    resume: null,
+    setOpen,
+    unread: setUnread,
+    emit,
+    wipe,
+    attach: (p) => {
+      part = p;
+      p.open(ctx.open);
+    },
+  };
+  const listeners = {};
+  let part = null; // widget-frame.js, once loaded
+  let loading = false;
+  let ready = false;
+  let unread = 0;
+  let host, root, launcher, chatIcon, closeIcon, badge;
 
-  let open = false;
-  let frame = null; // created on first need, then kept (hidden) while closed
-  let frameReady = false; // the frame has said mw:ready
-  let frameToken = null; // the token the frame was given
-  let memory = { token: null, seen: 0, outbox: [] }; // when localStorage is unavailable
-  // A resume link's code, for the frame's first mw:init only. Off the address
-  // bar at once, so it is neither bookmarked, shared nor used twice.
-  let resume = /^#mw-resume=(.+)/.exec(location.hash);
+  // A resume link's code (#mw-resume=CODE), for the frame's first mw:init
+  // only; off the address bar at once, so it is neither bookmarked nor shared.
+  const resume = /^#mw-resume=(.+)/.exec(location.hash);
   if (resume) {
-    resume = resume[1];
+    ctx.resume = resume[1];
     history.replaceState(history.state, '', location.pathname + location.search);
   }
 
-  // The site's tabs share one stream (see widget/src/tabs.rs): the tab holding
-  // the Web Lock leads, and a BroadcastChannel relays what its panel shares.
-  // Both live here, first-party: a third-party frame may be denied them.
-  let leading = false;
-  let channel = null;
-  try {
-    channel = new BroadcastChannel(STORAGE_KEY);
-    channel.onmessage = (event) => post({ type: 'mw:shared', data: event.data });
-  } catch (e) {
-    // Without a channel to share over, every tab leads its own stream.
+  fetchConfig().then(draw, (error) => console.warn('Messenger: not shown (' + error + ')'));
+
+  function fetchConfig() {
+    const wanted = [language].concat(navigator.languages || []).filter(Boolean).join(',');
+    return fetch(SERVER + '/api/v1/sites/' + encodeURIComponent(ctx.site) + '/widget?lang=' + encodeURIComponent(wanted))
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((config) => {
+        // The script tag's overrides, for this page.
+        const color = attr('color');
+        if (/^#([0-9a-f]{3}){1,2}$/i.test(color)) {
+          config.color = color;
+          config.text_color = textColor(color);
+        }
+        if (/^(left|right)$/.test(attr('position'))) config.position = attr('position');
+        ['offset-x', 'offset-y', 'z-index'].forEach((name) => {
+          if (/^-?[0-9]+$/.test(attr(name))) config[name.replace('-', '_')] = +attr(name);
+        });
+        return (ctx.config = config);
+      });
   }
 
-  launcher.addEventListener('click', () => setOpen(!open));
-  root.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && open) setOpen(false);
-  });
-  window.addEventListener('message', onMessage);
-  // Another tab of this site started (or forgot) the conversation: reload the
-  // panel so both tabs show the same one.
-  window.addEventListener('storage', (event) => {
-    if ((event.key || '').startsWith(OUTBOX_KEY)) {
-      // Another tab changed the outbox: the leading panel sends it all.
-      if (frameReady) post({ type: 'mw:stored', outbox: read().outbox });
-      return;
-    }
-    if (event.key !== STORAGE_KEY) return;
-    const token = read().token;
-    if (!frame) {
-      if (token) ensureFrame(); // to count the new conversation's unread replies
-      return;
-    }
-    if (token !== frameToken) {
-      frameToken = token; // what the reloaded frame will be given
-      frameReady = false;
-      frame.src = FRAME_URL;
-    }
-  });
+  function draw(config) {
+    const side = config.position == 'left' ? 'left' : 'right';
+    host = document.createElement('messenger-widget');
+    // Keeps the host element where it belongs whatever the host page's CSS
+    // says: inline !important (through the CSSOM) beats the page's rules.
+    const hostStyle = {
+      all: 'initial',
+      position: 'fixed',
+      bottom: 0,
+      width: 0,
+      height: 0,
+      display: 'block',
+      overflow: 'visible',
+      visibility: 'visible',
+      opacity: 1,
+      transform: 'none',
+      filter: 'none',
+      'clip-path': 'none',
+      contain: 'none',
+      'z-index': config.z_index,
+    };
+    hostStyle[side] = 0;
+    Object.keys(hostStyle).forEach((name) => host.style.setProperty(name, hostStyle[name], 'important'));
+    root = host.attachShadow({ mode: 'open' });
+    ctx.root = root;
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(
+      ':host{all:initial}[hidden]{display:none!important}' +
+        `.launcher{position:fixed;${side}:${config.offset_x}px;bottom:${config.offset_y}px;display:flex;align-items:center;justify-content:center;width:56px;height:56px;margin:0;padding:0;border:0;border-radius:50%;background:${config.color};color:${config.text_color};box-shadow:0 6px 20px rgba(15,23,42,.28);cursor:pointer}` +
+        '.launcher:hover{filter:brightness(.9)}' +
+        `.launcher:focus-visible{outline:3px solid ${config.color};outline-offset:3px;box-shadow:0 0 0 3px #fff,0 6px 20px rgba(15,23,42,.28)}` +
+        '.icon{width:28px;height:28px;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round}' +
+        `.badge{position:absolute;top:-4px;${side}:-4px;box-sizing:border-box;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#dc2626;color:#fff;box-shadow:0 0 0 2px #fff;font:700 12px/22px system-ui,sans-serif;text-align:center}` +
+        '@media (prefers-reduced-motion:no-preference){.launcher{transition:filter .15s,transform .15s}.launcher:hover{transform:scale(1.05)}}',
+    );
+    root.adoptedStyleSheets = [sheet];
 
-  if (document.body) {
-    document.body.appendChild(host);
-  } else {
-    document.addEventListener('DOMContentLoaded', () => document.body.appendChild(host), {
-      once: true,
+    launcher = element('button', {
+      type: 'button',
+      class: 'launcher',
+      'data-testid': 'launcher',
+      'aria-expanded': 'false',
     });
+    chatIcon = icon('M21 11.5a8.4 8.4 0 0 1-12.3 7.5L3 21l2-5.4A8.4 8.4 0 1 1 21 11.5z');
+    closeIcon = icon('M6 6l12 12M18 6L6 18');
+    badge = element('span', { class: 'badge', id: 'mw-unread', role: 'img', 'data-testid': 'unread-badge' });
+    launcher.append(chatIcon, closeIcon, badge);
+    root.append(launcher);
+    show(closeIcon, false);
+    show(badge, false);
+    label();
+
+    launcher.addEventListener('click', () => setOpen(!ctx.open));
+    root.addEventListener('keydown', (event) => {
+      if (event.key == 'Escape' && ctx.open) setOpen(false);
+    });
+
+    // Single-page apps may replace the body's children, or the body itself:
+    // put the widget back (state lives here, so nothing is lost).
+    const watch = () => {
+      if (!document.body) return;
+      if (!host.isConnected) {
+        document.body.append(host);
+        if (part) part.reattached();
+      }
+      observer.observe(document.body, { childList: true });
+    };
+    const observer = new MutationObserver(watch);
+    observer.observe(document.documentElement, { childList: true });
+    watch();
+
+    // Now the real API: queued calls first, in order, then `ready`.
+    const api = function (command, a, b) {
+      try {
+        run(command, a, b);
+      } catch (error) {
+        console.warn('Messenger:', error);
+      }
+    };
+    api.q = { push: (call) => api.apply(null, call) };
+    window.Messenger = api;
+    while (queue.length) api.apply(null, queue.shift());
+    ready = true;
+    emit('ready');
+
+    // A returning customer's panel loads in the background once the page is
+    // done, so the badge shows answers that came while they were away and
+    // messages left unsent go out.
+    // Another tab started a conversation: follow it, for the badge.
+    addEventListener('storage', () => !part && stored() && need());
+    if (ctx.resume) setOpen(true);
+    else if (stored()) {
+      const later = () => (window.requestIdleCallback || setTimeout)(need, { timeout: 5000 });
+      if (document.readyState == 'complete') later();
+      else addEventListener('load', later, { once: true });
+    }
   }
 
-  // A returning customer's panel loads in the background once the page is
-  // done, so the badge can show answers that came while they were away and
-  // messages left unsent by an earlier visit go out.
-  const stored = read();
-  if (stored.token || stored.outbox.length) {
-    const later = () =>
-      'requestIdleCallback' in window
-        ? window.requestIdleCallback(ensureFrame, { timeout: 5000 })
-        : setTimeout(ensureFrame, 1);
-    if (document.readyState === 'complete') later();
-    else window.addEventListener('load', later, { once: true });
+  function run(command, a, b) {
+    switch (command) {
+      case 'open':
+      case 'close':
+        setOpen(command == 'open');
+        break;
+      case 'toggle':
+        setOpen(!ctx.open);
+        break;
+      case 'show':
+      case 'hide':
+        show(launcher, command == 'show');
+        if (command == 'hide') setOpen(false);
+        break;
+      case 'identify':
+        ctx.identity = a && typeof a == 'object' ? a : null;
+        if (part) part.identify();
+        break;
+      case 'reset':
+        ctx.identity = null;
+        setUnread(0);
+        if (part) part.reset();
+        else wipe();
+        break;
+      case 'setLanguage':
+        if (a != language) {
+          language = a;
+          fetchConfig().then(
+            () => {
+              label();
+              if (part) part.config();
+            },
+            () => {},
+          );
+        }
+        break;
+      case 'on':
+        (listeners[a] = listeners[a] || []).push(b);
+        if (a == 'ready' && ready) call(b);
+        break;
+      case 'off':
+        listeners[a] = (listeners[a] || []).filter((fn) => fn != b);
+        break;
+      default:
+        throw 'unknown command ' + command;
+    }
   }
-  if (resume) setOpen(true);
 
-  // Only our own frame, at SERVER_ORIGIN, is listened to; we post only there.
-  function onMessage(event) {
-    if (!frame || event.origin !== SERVER_ORIGIN || event.source !== frame.contentWindow) return;
-    const data = event.data;
-    // A frame being reloaded speaks for a conversation no longer stored.
-    if (!data || typeof data !== 'object' || (!frameReady && data.type !== 'mw:ready')) return;
-    const state = read();
-    // Token and seen change only for the conversation the frame was given.
-    const current = data.of === state.token;
-    switch (data.type) {
-      case 'mw:ready': {
-        frameReady = true;
-        frameToken = state.token;
-        post({ type: 'mw:init', token: state.token, seen: state.seen, outbox: state.outbox, title: TITLE, open, lead: leading, resume, page: location.href });
-        resume = null;
-        break;
-      }
-      case 'mw:token':
-        if (current && (data.token === null || isToken(data.token))) {
-          frameToken = data.token;
-          write(Object.assign(state, { token: data.token, seen: 0 }));
-        }
-        break;
-      case 'mw:seen':
-        if (current && isCount(data.seq) && data.seq > state.seen) write(Object.assign(state, { seen: data.seq }));
-        break;
-      case 'mw:outbox': {
-        // The customer's unacknowledged messages: remove `id`, then store
-        // `message` if given. Kept here, first-party, until the server has them.
-        if (typeof data.id !== 'string') break;
-        const message = data.message && typeof data.message === 'object' ? data.message : null;
-        try {
-          if (message) localStorage.setItem(OUTBOX_KEY + data.id, JSON.stringify(message));
-          else localStorage.removeItem(OUTBOX_KEY + data.id);
-        } catch (e) {
-          // Blocked or full: the panel still holds it for this page view.
-        }
-        break;
-      }
-      case 'mw:unread':
-        if (isCount(data.count)) setUnread(data.count);
-        break;
-      case 'mw:close':
-        setOpen(false);
-        break;
-      case 'mw:share':
-        if (channel && typeof data.data === 'string') channel.postMessage(data.data);
-        break;
+  function emit(name, detail) {
+    (listeners[name] || []).slice().forEach((fn) => call(fn, detail));
+  }
+
+  // A listener's error is the host page's, reported as such, and stops nothing here.
+  function call(fn, detail) {
+    try {
+      fn(detail);
+    } catch (error) {
+      setTimeout(() => {
+        throw error;
+      });
     }
   }
 
   function setOpen(next) {
-    if (next === open) return;
-    open = next;
-    if (open) ensureFrame();
-    show(frame, open);
-    show(chatIcon, !open);
-    show(closeIcon, open);
-    launcher.setAttribute('aria-expanded', String(open));
-    launcher.setAttribute('aria-label', open ? 'Close messages' : 'Open messages');
-    if (frameReady) post({ type: 'mw:visibility', open });
-    // The frame puts the cursor in its composer once it is visible.
-    if (open) frame.focus();
-    else launcher.focus();
-  }
-
-  function ensureFrame() {
-    if (frame) return;
-    frame = element('iframe', {
-      src: FRAME_URL,
-      title: TITLE,
-      class: 'frame',
-      id: 'mw-frame',
-      'data-testid': 'messenger-frame',
-    });
-    applyInline(frame);
-    show(frame, open);
-    launcher.setAttribute('aria-controls', 'mw-frame');
-    root.append(frame);
-    if (channel) lead();
-    else leading = true;
-  }
-
-  // Lines up for the lead, held until the tab closes; alone without locks.
-  function lead() {
-    const won = () => {
-      leading = true;
-      if (frameReady) post({ type: 'mw:lead' });
-    };
-    try {
-      navigator.locks.request(STORAGE_KEY, () => (won(), new Promise(() => {}))).catch(won);
-    } catch (e) {
-      won();
-    }
+    if (next == ctx.open || !launcher) return;
+    ctx.open = next;
+    const focused = document.activeElement == host;
+    show(chatIcon, !next);
+    show(closeIcon, next);
+    launcher.setAttribute('aria-expanded', next);
+    label();
+    if (part) part.open(next);
+    else if (next) need();
+    // Closing from inside the widget hands the focus back to the launcher.
+    if (!next && focused) launcher.focus();
+    emit(next ? 'open' : 'close');
   }
 
   function setUnread(count) {
-    badge.textContent = count > 99 ? '99+' : String(count);
-    badge.setAttribute('aria-label', count === 1 ? '1 unread message' : count + ' unread messages');
+    if (!badge) return;
+    badge.textContent = count > 99 ? '99+' : count;
+    badge.setAttribute('aria-label', text(count == 1 ? 'launcher.unread_one' : 'launcher.unread').replace('{count}', count));
     if (count > 0) launcher.setAttribute('aria-describedby', 'mw-unread');
     else launcher.removeAttribute('aria-describedby');
     show(badge, count > 0);
+    if (count != unread) emit('unread-count-changed', (unread = count));
   }
 
-  function post(message) {
-    if (frame && frame.contentWindow) frame.contentWindow.postMessage(message, SERVER_ORIGIN);
+  function label() {
+    launcher.setAttribute('aria-label', text(ctx.open ? 'launcher.close' : 'launcher.open'));
+    setUnread(unread);
   }
 
-  // Storage, in the host's first-party localStorage (token and seen in memory
-  // where that is blocked): {"token": string|null, "seen": number} at STORAGE_KEY, and each
-  // unsent message at OUTBOX_KEY + its id, so tabs writing at the same moment
-  // never undo each other's entries. The frame checks every entry itself.
-  function read() {
+  function text(key) {
+    return (ctx.config.texts || {})[key] || ENGLISH[key];
+  }
+
+  // widget-frame.js: the panel, fetched from the server when first needed.
+  function need() {
+    if (loading) return;
+    loading = true;
+    document[Symbol.for('messenger-frame:' + SERVER)] = ctx;
+    const s = document.createElement('script');
+    s.src = SERVER + '/widget-frame.js';
+    document.head.append(s);
+  }
+
+  // This server's keys in the host's localStorage: the conversation entry
+  // (KEY) and each unsent message (KEY:outbox:ID).
+  function ours(key) {
+    return key == KEY || key.startsWith(KEY + ':');
+  }
+
+  function stored() {
     try {
-      const storage = window.localStorage;
-      const parsed = parse(storage.getItem(STORAGE_KEY)) || {};
-      const outbox = [];
-      for (let i = 0; i < storage.length; i += 1) {
-        const key = storage.key(i);
-        if (key.startsWith(OUTBOX_KEY)) outbox.push(parse(storage.getItem(key)));
-      }
-      return {
-        token: isToken(parsed.token) ? parsed.token : null,
-        seen: isCount(parsed.seen) ? parsed.seen : 0,
-        outbox: outbox.filter((m) => m && typeof m === 'object').sort((a, b) => a.at - b.at),
-      };
-    } catch (e) {
-      return Object.assign({}, memory);
-    }
+      return Object.keys(localStorage).some((k) => ours(k) && (k != KEY || JSON.parse(localStorage[k]).token));
+    } catch (e) {}
   }
 
-  function write(state) {
-    memory = state;
+  function wipe() {
     try {
-      window.localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: state.token, seen: state.seen }));
-    } catch (e) {
-      // Blocked or full: the in-memory copy lasts for this page view.
-    }
+      Object.keys(localStorage).forEach((k) => ours(k) && localStorage.removeItem(k));
+    } catch (e) {}
   }
 
-  function parse(text) {
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      return null;
-    }
+  // White or near-black text, whichever contrasts more with `color` (WCAG),
+  // black when neither reaches 4.5:1: messenger_wire::contrast_text_color.
+  function textColor(color) {
+    const hex = color.slice(1).replace(/^(.)(.)(.)$/, '$1$1$2$2$3$3');
+    const luminance = (h) =>
+      [0, 2, 4].reduce((sum, i, k) => {
+        const c = parseInt(h.substr(i, 2), 16) / 255;
+        return sum + [0.2126, 0.7152, 0.0722][k] * (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      }, 0);
+    const l = luminance(hex);
+    const white = 1.05 / (l + 0.05);
+    const d = luminance('111827');
+    const dark = l > d ? (l + 0.05) / (d + 0.05) : (d + 0.05) / (l + 0.05);
+    return Math.max(white, dark) < 4.5 ? '#000000' : white >= dark ? '#ffffff' : '#111827';
   }
-
-  function isToken(value) {
-    return typeof value === 'string' && value.length > 0 && value.length <= 512;
-  }
-
-  function isCount(value) {
-    return Number.isSafeInteger(value) && value >= 0;
-  }
-
-  // DOM and style helpers.
 
   function element(tag, attributes) {
     const el = document.createElement(tag);
@@ -403,71 +346,19 @@
     return el;
   }
 
-  function icon(paths) {
-    const svg = document.createElementNS(SVG_NS, 'svg');
+  function icon(d) {
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    const path = document.createElementNS(ns, 'path');
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('class', 'icon');
     svg.setAttribute('aria-hidden', 'true');
-    paths.forEach((d) => {
-      const path = document.createElementNS(SVG_NS, 'path');
-      path.setAttribute('d', d);
-      svg.appendChild(path);
-    });
+    path.setAttribute('d', d);
+    svg.append(path);
     return svg;
   }
 
   function show(el, visible) {
-    if (!el) return;
-    if (visible) el.removeAttribute('hidden');
-    else el.setAttribute('hidden', '');
-    if (!adopted) {
-      el.style.removeProperty('display');
-      if (visible) applyInline(el);
-      else el.style.setProperty('display', 'none', 'important');
-    }
-  }
-
-  function adoptStyles(shadowRoot) {
-    try {
-      const sheet = new CSSStyleSheet();
-      sheet.replaceSync(toCss(STYLE));
-      shadowRoot.adoptedStyleSheets = [sheet];
-      return true;
-    } catch (e) {
-      return false;
-    }
-  }
-
-  function toCss(rules) {
-    return Object.keys(rules)
-      .map((selector) => {
-        const body = rules[selector];
-        if (selector.charAt(0) === '@') return selector + '{' + toCss(body) + '}';
-        const declarations = Object.keys(body).map((name) => name + ':' + body[name]);
-        return selector + '{' + declarations.join(';') + '}';
-      })
-      .join(''); // (no escapes in strings: see tools/src/minify_loader.rs)
-  }
-
-  function applyInline(el) {
-    if (adopted) return;
-    Object.keys(STYLE).forEach((selector) => {
-      if (/^\.[\w-]+$/.test(selector) && el.classList.contains(selector.slice(1))) {
-        setStyles(el, STYLE[selector]);
-      }
-    });
-  }
-
-  // (Only plain `.class` rules come here: none of them has an !important.)
-  function setStyles(el, declarations) {
-    Object.keys(declarations).forEach((name) => el.style.setProperty(name, declarations[name], 'important'));
-  }
-
-  function findOwnScript() {
-    const scripts = document.getElementsByTagName('script');
-    for (let i = scripts.length - 1; i >= 0; i -= 1) {
-      if (/\/widget\.js([?#].*)?$/.test(scripts[i].src)) return scripts[i];
-    }
-    return null;
+    el.toggleAttribute('hidden', !visible);
   }
 })();
