@@ -2,10 +2,14 @@
 //!
 //! - `/widget.js`: the loader that host pages embed. Its URL never changes,
 //!   so it is cached briefly (5 minutes) and a deploy reaches every site soon.
-//! - `/frame/`: the HTML page that runs the Leptos app inside the iframe;
-//!   revalidated on every load, and sent with a strict Content-Security-Policy
-//!   that admits only our own files, the inline bootstrap Trunk writes (by
-//!   hash) and WebAssembly compilation.
+//!   `/widget-frame.js` (the part of the loader needed only once the panel
+//!   exists), when built, is served the same way.
+//! - `/frame/?site=KEY`: the HTML page that runs the Leptos app inside the
+//!   iframe; revalidated on every load, and sent with a strict
+//!   Content-Security-Policy that admits only our own files, the inline
+//!   bootstrap Trunk writes (by hash) and WebAssembly compilation, and whose
+//!   `frame-ancestors` are that site's allowed origins (`*` when it lists
+//!   none; 404 for an unknown key; the default site without `site`).
 //! - `/frame/<name>-<hash>.<ext>`: the app's JS glue, wasm and CSS, whose
 //!   names change with their content, cached for a year as immutable.
 //! - `/inbox/` and `/inbox/<file>`: the agents' inbox (`dist/inbox/`), served
@@ -18,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, Request, State};
+use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -37,6 +41,7 @@ const REVALIDATE: &str = "no-cache";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/widget.js", get(loader))
+        .route("/widget-frame.js", get(loader_part))
         .route("/frame", get(|| async { Redirect::permanent("/frame/") }))
         .route("/frame/", get(frame_page))
         .route("/frame/{*file}", get(frame_file))
@@ -46,7 +51,16 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn loader(State(state): State<AppState>, request: Request) -> Response {
-    let mut response = serve_file(&state.assets.dir.join("widget.js"), request).await;
+    loader_file(&state, "widget.js", request).await
+}
+
+async fn loader_part(State(state): State<AppState>, request: Request) -> Response {
+    loader_file(&state, "widget-frame.js", request).await
+}
+
+/// A file of the loader, briefly cached, loadable from any host page.
+async fn loader_file(state: &AppState, name: &str, request: Request) -> Response {
+    let mut response = serve_file(&state.assets.dir.join(name), request).await;
     if response.status().is_success() {
         let headers = response.headers_mut();
         headers.insert(
@@ -66,8 +80,17 @@ async fn loader(State(state): State<AppState>, request: Request) -> Response {
     response
 }
 
-async fn frame_page(State(state): State<AppState>) -> Response {
-    app_page(&state.assets.dir, &state.assets.frame_ancestors).await
+#[derive(serde::Deserialize, Debug, Default)]
+struct FrameParams {
+    site: Option<String>,
+}
+
+async fn frame_page(State(state): State<AppState>, Query(params): Query<FrameParams>) -> Response {
+    let key = params.site.as_deref().unwrap_or(crate::store::DEFAULT_SITE);
+    let Some(site) = state.store.site_by_key(key) else {
+        return (StatusCode::NOT_FOUND, "No site has this key.").into_response();
+    };
+    app_page(&state.assets.dir, &site.frame_ancestors()).await
 }
 
 async fn frame_file(
@@ -76,7 +99,10 @@ async fn frame_file(
     request: Request,
 ) -> Response {
     if file == "index.html" {
-        return frame_page(State(state)).await;
+        let params = Query::<FrameParams>::try_from_uri(request.uri())
+            .map(|Query(p)| p)
+            .unwrap_or_default();
+        return frame_page(State(state), Query(params)).await;
     }
     app_file(&state.assets.dir, &file, request).await
 }
@@ -204,11 +230,10 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// What the asset routes need to know, computed once at start.
+/// What the asset routes need to know, computed once at start (each
+/// site's `frame-ancestors` come from the store's sites, as they stand).
 pub struct Assets {
     pub dir: PathBuf,
-    /// The CSP `frame-ancestors` source list: the allowed origins, or `*`.
-    pub frame_ancestors: String,
 }
 
 #[cfg(test)]

@@ -77,9 +77,10 @@ pub struct Config {
     #[arg(long, env = "MESSENGER_AGENT_API_KEY", hide_env_values = true)]
     pub agent_api_key: Option<Secret>,
 
-    /// Origins (`https://shop.example`) allowed to call the API from their own
-    /// pages (CORS) and to embed the widget's frame. Comma-separated. Empty:
-    /// no CORS at all, and any site may embed the widget.
+    /// Origins (`https://shop.example`) allowed to embed the default site's
+    /// widget and call the customer API from their pages. Comma-separated.
+    /// Seeds the default site's list at start while that list is empty;
+    /// afterwards admins edit it (and other sites') in the inbox.
     #[arg(long, env = "MESSENGER_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<Origin>,
 

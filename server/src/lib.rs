@@ -5,7 +5,10 @@
 //! - [`config`]: flags and environment variables.
 //! - [`api`]: the JSON API under `/api/v1`, one module per audience
 //!   ([`api::customer`] for the widget, [`api::agent`] for integrations
-//!   with an agent API key, [`api::inbox`] for signed-in agents).
+//!   with an agent API key, [`api::inbox`] for signed-in agents), and
+//!   [`api::sites`] (the site of a customer request, its origin rule, the
+//!   widget's public configuration, the admins' site routes).
+//! - [`i18n`]: the widget's texts in every supported language.
 //! - [`accounts`]: agent accounts, passwords, login limits, revoked sessions.
 //! - [`store`]: every SQL statement, over one SQLite file.
 //! - [`assets`]: the widget's loader and frame, with their caching and CSP.
@@ -22,6 +25,8 @@ pub mod demo;
 pub mod error;
 pub mod feed;
 pub mod hours;
+pub mod i18n;
+pub mod identity;
 pub mod ids;
 pub mod mail;
 pub mod presence;
@@ -35,11 +40,10 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -60,7 +64,6 @@ pub struct AppState {
     /// keys created in the inbox are in the database.
     pub agent_key_hash: Option<Arc<[u8; 32]>>,
     pub assets: Arc<assets::Assets>,
-    allowed_origins: Arc<Vec<HeaderValue>>,
     /// Turns true when the server begins to shut down; open streams end.
     shutdown: Arc<watch::Sender<bool>>,
     /// Live events for the streams.
@@ -97,21 +100,16 @@ impl AppState {
         let store =
             Store::open_with_batch(&config.database, feed.clone(), config.write_batch as usize)
                 .await?;
-        let allowed_origins: Vec<HeaderValue> = config
+        // `--allowed-origins` seeds the default site's list while it is
+        // empty; afterwards admins set each site's list in the inbox.
+        let seed: Vec<String> = config
             .allowed_origins
             .iter()
-            .filter_map(|o| HeaderValue::from_str(o.as_str()).ok())
+            .map(|o| o.as_str().to_owned())
             .collect();
-        let frame_ancestors = if config.allowed_origins.is_empty() {
-            "*".to_owned()
-        } else {
-            config
-                .allowed_origins
-                .iter()
-                .map(|o| o.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        store
+            .seed_allowed_origins(store::DEFAULT_SITE, &seed, config.clock.now_ms())
+            .await?;
         let public_origin = config.public_url.as_deref().and_then(origin_of);
         // Computed now rather than at the first login with an unknown email,
         // which would otherwise take twice as long as any other.
@@ -135,9 +133,7 @@ impl AppState {
                 .map(|k| Arc::new(ids::hash_secret(k.expose()))),
             assets: Arc::new(assets::Assets {
                 dir: config.assets.clone(),
-                frame_ancestors,
             }),
-            allowed_origins: Arc::new(allowed_origins),
             shutdown: Arc::new(watch::Sender::new(false)),
             feed,
             typing: Arc::default(),
@@ -186,20 +182,11 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let mut api = api::router()
-        // API answers hold private conversations: no cache may keep them
-        // (but for the one public answer, the widget's status).
-        .layer(axum::middleware::map_response(no_store_unless_public));
-    // The widget calls the API from its own frame, on our origin, so it
-    // needs no CORS; only explicitly allowed sites may call it from theirs.
-    if !state.allowed_origins.is_empty() {
-        api = api.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(state.allowed_origins.iter().cloned()))
-                .allow_methods([Method::GET, Method::POST, Method::PUT])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
-        );
-    }
+    // API answers hold private conversations: no cache may keep them (but
+    // for the public answers: the widget's status and configuration). The
+    // widget calls the API from its own frame, on our origin, so there is
+    // no CORS but on the one route host pages read (the configuration).
+    let api = api::router().layer(axum::middleware::map_response(no_store_unless_public));
     Router::new()
         .nest(messenger_wire::API_PREFIX, api)
         .merge(assets::router())

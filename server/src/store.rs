@@ -56,9 +56,11 @@ use crate::ids;
 mod accounts;
 mod api_keys;
 mod customers;
+pub mod identity;
 mod inbox;
 pub mod mail;
 mod settings;
+pub mod sites;
 pub use accounts::{AgentRecord, SessionRecord};
 pub use api_keys::{API_KEY_TOUCH_MS, ActiveApiKey};
 pub use customers::ResumeRefusal;
@@ -82,8 +84,10 @@ pub struct Store {
     write: SqlitePool,
     appends: mpsc::Sender<AppendJob>,
     feed: Feed,
-    /// The site's settings in force (see [`settings`]).
-    settings: settings::CurrentSettings,
+    /// Every site with its settings, in force (see [`sites`]).
+    sites: sites::SiteCache,
+    /// One writer of sites at a time (database, then the copy in memory).
+    site_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
     delays: std::sync::Arc<std::sync::RwLock<MailDelays>>,
 }
 
@@ -195,8 +199,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
-        let settings: settings::CurrentSettings = std::sync::Arc::new(std::sync::RwLock::new(
-            std::sync::Arc::new(settings::load(&write).await?),
+        let sites: sites::SiteCache = std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(sites::load_all(&write).await?),
         ));
         let (appends, jobs) = mpsc::channel(MIN_QUEUE.max(write_batch * 4));
         tokio::spawn(run_appender(
@@ -204,14 +208,15 @@ impl Store {
             jobs,
             feed.clone(),
             write_batch,
-            settings.clone(),
+            sites.clone(),
         ));
         Ok(Store {
             read,
             write,
             appends,
             feed,
-            settings,
+            sites,
+            site_writes: std::sync::Arc::default(),
             delays: std::sync::Arc::default(),
         })
     }
@@ -273,8 +278,9 @@ impl Store {
             Some(id) => id.to_owned(),
             None => {
                 let id = ids::customer_id();
-                sqlx::query("INSERT INTO customers (id, created_at) VALUES (?, ?)")
+                sqlx::query("INSERT INTO customers (id, site_id, created_at) VALUES (?, ?, ?)")
                     .bind(&id)
+                    .bind(context.site_id.as_deref().unwrap_or(DEFAULT_SITE))
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
@@ -323,6 +329,26 @@ impl Store {
             CONVERSATION_COLUMNS_OF_C
         ))
         .bind(token_hash)
+        .map(|row: SqliteRow| (row.get("customer_id"), conversation_from_row(&row)))
+        .fetch_optional(&self.read)
+        .await
+    }
+
+    /// [`Store::customer_by_token`], only for a customer of `site_id`.
+    pub async fn customer_by_token_on(
+        &self,
+        token_hash: &[u8],
+        site_id: &str,
+    ) -> Result<Option<(String, Conversation)>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT t.customer_id, {} FROM customer_tokens t
+             JOIN conversations c ON c.id = t.conversation_id
+             JOIN customers u ON u.id = t.customer_id
+             WHERE t.token_hash = ? AND u.site_id = ?",
+            CONVERSATION_COLUMNS_OF_C
+        ))
+        .bind(token_hash)
+        .bind(site_id)
         .map(|row: SqliteRow| (row.get("customer_id"), conversation_from_row(&row)))
         .fetch_optional(&self.read)
         .await
@@ -565,7 +591,7 @@ async fn run_appender(
     mut jobs: mpsc::Receiver<AppendJob>,
     feed: Feed,
     max_batch: usize,
-    settings: settings::CurrentSettings,
+    sites: sites::SiteCache,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
@@ -576,7 +602,7 @@ async fn run_appender(
                 None
             }
         };
-        let current = settings.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let current = sites.read().unwrap_or_else(|e| e.into_inner()).clone();
         let result = match connection.as_deref_mut() {
             Some(connection) => append_batch(connection, &batch, &current).await,
             None => Err(sqlx::Error::PoolTimedOut),
@@ -624,13 +650,13 @@ async fn run_appender(
 async fn append_batch(
     connection: &mut SqliteConnection,
     batch: &[AppendJob],
-    settings: &SiteSettings,
+    sites: &sites::Sites,
 ) -> Result<Vec<AppendOutcome>, sqlx::Error> {
     let mut tx = connection.begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
-        let outcome = append_one(&mut tx, job, settings).await;
+        let outcome = append_one(&mut tx, job, sites).await;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
         }
@@ -650,7 +676,7 @@ type AppendOutcome =
 async fn append_one(
     tx: &mut Transaction<'_, Sqlite>,
     job: &AppendJob,
-    settings: &SiteSettings,
+    sites: &sites::Sites,
 ) -> AppendOutcome {
     if let Some(existing) =
         find_by_client_id(tx, &job.conversation_id, job.author, &job.client_id).await?
@@ -665,12 +691,15 @@ async fn append_one(
             None,
         ));
     }
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM conversations WHERE id = ?")
-            .bind(&job.conversation_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some(status) = status else {
+    // The conversation's site (its customer's) answers with its own hours.
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT c.status, coalesce(u.site_id, 'default') FROM conversations c
+         LEFT JOIN customers u ON u.id = c.customer_id WHERE c.id = ?",
+    )
+    .bind(&job.conversation_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((status, site_id)) = found else {
         return Ok((Appended::NoConversation, None, None));
     };
     let reopens = job.author == Author::Customer && status == "closed";
@@ -720,7 +749,8 @@ async fn append_one(
         None
     };
     let away = if job.author == Author::Customer {
-        away_reply(tx, &job.conversation_id, settings, job.now).await?
+        let settings = sites.hours_of(&site_id);
+        away_reply(tx, &job.conversation_id, &settings, job.now).await?
     } else {
         None
     };

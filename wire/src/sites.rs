@@ -33,7 +33,7 @@ pub const MAX_ORIGIN_LEN: usize = 255;
 pub const MAX_LAUNCHER_OFFSET: u32 = 1_000;
 
 /// Longest greeting, in characters.
-pub const MAX_GREETING_CHARS: usize = 500;
+pub const MAX_GREETING_CHARS: usize = 1_000;
 
 /// Longest text override, in characters.
 pub const MAX_TEXT_CHARS: usize = 1_000;

@@ -1,6 +1,10 @@
 //! The customer's API: the widget starts a conversation, reads its history
 //! and sends messages. The conversation token (a bearer credential) is the
 //! only way to address a conversation here, so a token reaches exactly one.
+//!
+//! Every route works on the request's site ([`RequestSite`]: the
+//! `X-Messenger-Site` header, and the origin rule); a token of a customer
+//! of another site is refused like any unknown token (401).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,6 +21,7 @@ use messenger_wire::{
     StartedConversation,
 };
 
+use super::sites::RequestSite;
 use super::{ApiJson, ApiQuery, NO_PROXY_BUFFERING, PageParams, StreamParams, bearer, stream};
 use crate::error::ApiError;
 use crate::presence::Party;
@@ -42,11 +47,11 @@ pub fn router() -> Router<AppState> {
         .route("/resume", post(resume))
 }
 
-/// `GET /api/v1/widget/status` (public, no token): whether the site is open
-/// now, with its greeting and expected reply time, or when it opens again
-/// and its away message. Caches may keep it for a minute.
-async fn widget_status(State(state): State<AppState>) -> impl IntoResponse {
-    let current = state.store.site_settings();
+/// `GET /api/v1/widget/status` (public, no token): whether the request's
+/// site is open now, with its greeting and expected reply time, or when it
+/// opens again and its away message. Caches may keep it for a minute.
+async fn widget_status(State(state): State<AppState>, site: RequestSite) -> impl IntoResponse {
+    let current = site.site.hours.clone();
     let now = state.now_ms();
     let open = current.hours.is_open(now);
     let next_open_at = if open {
@@ -56,7 +61,10 @@ async fn widget_status(State(state): State<AppState>) -> impl IntoResponse {
     };
     let settings = &current.settings;
     (
-        [(header::CACHE_CONTROL, "public, max-age=60")],
+        [
+            (header::CACHE_CONTROL, "public, max-age=60"),
+            (header::VARY, "x-messenger-site, x-messenger-origin, origin"),
+        ],
         ApiJson(messenger_wire::WidgetStatus {
             open,
             greeting: settings.greeting.clone(),
@@ -85,24 +93,28 @@ impl FromRequestParts<AppState> for Customer {
     }
 }
 
-/// The customer a request's token belongs to, and the conversation it opens.
+/// The customer a request's token belongs to, and the conversation it
+/// opens, on the request's site (whose origin rule it passed).
 pub struct Account {
     pub customer_id: String,
     pub conversation: Conversation,
+    pub site: RequestSite,
 }
 
 impl FromRequestParts<AppState> for Account {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let site = RequestSite::from_request_parts(parts, state).await?;
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         state
             .store
-            .customer_by_token(&ids::hash_secret(token))
+            .customer_by_token_on(&ids::hash_secret(token), &site.id)
             .await?
             .map(|(customer_id, conversation)| Account {
                 customer_id,
                 conversation,
+                site,
             })
             .ok_or_else(ApiError::unauthorized)
     }
@@ -115,6 +127,7 @@ impl FromRequestParts<AppState> for Account {
 #[tracing::instrument(skip_all)]
 async fn start(
     State(state): State<AppState>,
+    site: RequestSite,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, ApiJson<StartedConversation>), ApiError> {
@@ -125,20 +138,24 @@ async fn start(
             "the request body is too large",
         )
     })?;
-    let context = start_context(&headers, &body)?;
-    // With a token, the new conversation is the same customer's; a token
-    // that is not (or no longer) valid is refused rather than ignored, so
-    // that the widget does not silently split a customer in two.
-    let customer = match bearer(&headers) {
-        Some(parent) => Some(
+    let (mut context, identity) = start_context(&headers, &body)?;
+    context.site_id = Some(site.id.clone());
+    // With a signed identity, the new conversation is that verified
+    // customer's. Else, with a token, it is the same customer's; a token
+    // that is not (or no longer) valid, or of another site, is refused
+    // rather than ignored, so that the widget does not silently split a
+    // customer in two.
+    let customer = match (identity, bearer(&headers)) {
+        (Some(jwt), _) => Some(super::identity::verified_customer(&state, &site, &jwt).await?),
+        (None, Some(parent)) => Some(
             state
                 .store
-                .customer_by_token(&ids::hash_secret(parent))
+                .customer_by_token_on(&ids::hash_secret(parent), &site.id)
                 .await?
                 .ok_or_else(ApiError::unauthorized)?
                 .0,
         ),
-        None => None,
+        (None, None) => None,
     };
     let token = ids::conversation_token();
     let (conversation, _) = state
@@ -161,8 +178,12 @@ async fn start(
 }
 
 /// What a start request tells about the customer: the body (none, or JSON
-/// `StartConversation`, validated) and the User-Agent.
-fn start_context(headers: &HeaderMap, body: &[u8]) -> Result<StartContext, ApiError> {
+/// `StartConversation`, validated) and the User-Agent; and the signed
+/// identity, if the body has one.
+fn start_context(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StartContext, Option<String>), ApiError> {
     let request: StartConversation = if body.iter().all(u8::is_ascii_whitespace) {
         StartConversation::default()
     } else {
@@ -213,11 +234,15 @@ fn start_context(headers: &HeaderMap, body: &[u8]) -> Result<StartContext, ApiEr
                 .collect::<String>()
         })
         .filter(|ua| !ua.trim().is_empty());
-    Ok(StartContext {
-        page_url: request.page_url,
-        user_agent,
-        language: request.language,
-    })
+    Ok((
+        StartContext {
+            page_url: request.page_url,
+            user_agent,
+            language: request.language,
+            site_id: None,
+        },
+        request.identity,
+    ))
 }
 
 /// `GET /api/v1/conversation`: the token's conversation and a page of history.
@@ -349,12 +374,13 @@ async fn conversation_token(
 /// and the mail worker looks the address up.
 async fn request_resume_link(
     State(state): State<AppState>,
+    site: RequestSite,
     ApiJson(request): ApiJson<RequestResumeLink>,
 ) -> Result<(StatusCode, ApiJson<ResumeLinkRequested>), ApiError> {
     let email = checked_email(request.email.trim())?;
     state
         .store
-        .request_resume_link(&email, state.now_ms())
+        .request_resume_link(&email, &site.id, state.now_ms())
         .await?;
     state.mail.wake();
     Ok((
@@ -369,6 +395,7 @@ async fn request_resume_link(
 /// a new token for this device to the customer's latest conversation.
 async fn resume(
     State(state): State<AppState>,
+    site: RequestSite,
     ApiJson(request): ApiJson<Resume>,
 ) -> Result<ApiJson<StartedConversation>, ApiError> {
     let token = ids::conversation_token();
@@ -376,6 +403,7 @@ async fn resume(
         .store
         .redeem_resume_link(
             &ids::hash_secret(request.code.trim()),
+            &site.id,
             &ids::hash_secret(&token),
             state.now_ms(),
         )

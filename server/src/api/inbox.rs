@@ -2,7 +2,8 @@
 //! and a password: the session (sign in, who am I, sign out), the password,
 //! the agent accounts (admins only), the team directory (every agent), the
 //! event stream, (in [`api_keys`]) the agent API keys (admins only), (in
-//! [`settings`]) the business hours (admins only), and (in
+//! [`settings`]) each site's business hours (admins only), (in
+//! [`super::sites`]) the sites themselves, and (in
 //! [`conversations`]) the conversations themselves.
 //!
 //! Rules for every route (see the README's "Agent accounts"):
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(conversations::router())
         .merge(api_keys::router())
         .merge(settings::router())
+        .merge(super::sites::inbox_router())
 }
 
 /// A request from this server's own pages (or from no browser page at all:
@@ -85,7 +87,7 @@ impl FromRequestParts<AppState> for SameOrigin {
 /// Whether `origin` is this server's: its public URL's origin, or the
 /// request's own host with the public URL's scheme (a browser cannot forge
 /// the host of the page it calls).
-fn is_own_origin(origin: &HeaderValue, parts: &Parts, state: &AppState) -> bool {
+pub(crate) fn is_own_origin(origin: &HeaderValue, parts: &Parts, state: &AppState) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };

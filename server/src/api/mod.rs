@@ -4,7 +4,9 @@
 
 pub mod agent;
 pub mod customer;
+pub mod identity;
 pub mod inbox;
+pub mod sites;
 pub mod stream;
 
 use axum::Router;
@@ -23,6 +25,8 @@ use crate::store::{Appended, Window};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(customer::router())
+        .merge(sites::router())
+        .merge(identity::router())
         .nest("/agent", agent::router())
         .nest("/inbox", inbox::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })

@@ -120,10 +120,16 @@ impl Store {
         tx.commit().await
     }
 
-    /// Takes a request for a resume link; the mail worker answers it.
-    pub async fn request_resume_link(&self, email: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO resume_requests (email, created_at) VALUES (?, ?)")
+    /// Takes a request for a resume link on a site; the mail worker answers it.
+    pub async fn request_resume_link(
+        &self,
+        email: &str,
+        site_id: &str,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO resume_requests (email, site_id, created_at) VALUES (?, ?, ?)")
             .bind(email)
+            .bind(site_id)
             .bind(now)
             .execute(&self.write)
             .await?;
@@ -132,18 +138,24 @@ impl Store {
 
     /// Uses a resume link: marks it used and opens the customer's latest
     /// conversation with the new token `token_hash`, all in one commit, so
-    /// a link works once even when opened twice at the same moment.
+    /// a link works once even when opened twice at the same moment. A link
+    /// of a customer of another site than `site_id` is not valid here (and
+    /// stays unused).
     pub async fn redeem_resume_link(
         &self,
         code_hash: &[u8],
+        site_id: &str,
         token_hash: &[u8],
         now: i64,
     ) -> Result<Result<Conversation, ResumeRefusal>, sqlx::Error> {
         let mut tx = self.write.begin().await?;
         let link = sqlx::query(
-            "SELECT customer_id, expires_at, used_at FROM resume_links WHERE code_hash = ?",
+            "SELECT l.customer_id, l.expires_at, l.used_at FROM resume_links l
+             JOIN customers u ON u.id = l.customer_id
+             WHERE l.code_hash = ? AND u.site_id = ?",
         )
         .bind(code_hash)
+        .bind(site_id)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(link) = link else {

@@ -28,6 +28,8 @@ pub struct StartContext {
     pub page_url: Option<String>,
     pub user_agent: Option<String>,
     pub language: Option<String>,
+    /// The site a new customer belongs to (`None`: the default site).
+    pub site_id: Option<String>,
 }
 
 /// Whose turn it is, among open conversations.
@@ -92,6 +94,7 @@ pub enum AssignOutcome {
 const INBOX_COLUMNS: &str = "c.id, c.status, c.assignee_id, a.name AS assignee_name,
     c.customer_name, c.customer_email, c.created_at, c.last_activity_at, c.last_seq,
     c.customer_read_seq, c.agent_read_seq, c.waiting_since, c.closed_at,
+    coalesce(s.id, 'default') AS site_id, coalesce(s.name, '') AS site_name,
     (SELECT count(*) FROM messages u
      WHERE u.conversation_id = c.id AND u.author = 'customer' AND u.seq > c.agent_read_seq) AS unread,
     m.id AS m_id, m.seq AS m_seq, m.author AS m_author, m.client_id AS m_client_id,
@@ -99,6 +102,8 @@ const INBOX_COLUMNS: &str = "c.id, c.status, c.assignee_id, a.name AS assignee_n
 
 const INBOX_FROM: &str = " FROM conversations c
     LEFT JOIN agents a ON a.id = c.assignee_id
+    LEFT JOIN customers cu ON cu.id = c.customer_id
+    LEFT JOIN sites s ON s.id = cu.site_id
     LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
 
 /// Waiting on us: open, and the customer wrote last.
@@ -463,8 +468,10 @@ fn inbox_conversation_from_row(row: &SqliteRow) -> InboxConversation {
             name: row.get("customer_name"),
             email: row.get("customer_email"),
         },
-        // Filled with the site's id and name below (sites are in memory).
-        site: messenger_wire::SiteRef::default(),
+        site: messenger_wire::SiteRef {
+            id: row.get("site_id"),
+            name: row.get("site_name"),
+        },
         created_at: row.get("created_at"),
         last_activity_at: row.get("last_activity_at"),
         last_seq: row.get("last_seq"),

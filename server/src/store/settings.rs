@@ -1,10 +1,10 @@
-//! The site's settings (business hours, expected reply time, greeting, away
-//! message), one row per site in `site_settings`; one site, `default`,
-//! today. The store keeps the current settings in memory, validated, for
-//! the appender (the away reply) and the widget's status; writing them
-//! replaces that copy.
+//! Each site's settings (business hours, expected reply time, greeting,
+//! away message), one row per site in `site_settings`. The store keeps them
+//! in memory with the site ([`super::sites`]), validated, for the appender
+//! (the away reply of the conversation's site) and the widget's status
+//! (the request's site); writing them replaces that copy.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use messenger_wire::{SiteHours, WeekHours};
 use sqlx::{Row, SqlitePool};
@@ -12,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 use super::Store;
 use crate::hours::Hours;
 
-/// The one site of this server.
+/// The site of the one-site era (id and public key).
 pub const DEFAULT_SITE: &str = "default";
 
 /// Settings as stored, and their validated hours.
@@ -22,17 +22,14 @@ pub struct SiteSettings {
     pub hours: Hours,
 }
 
-/// The settings in force, shared by the store's clones and the appender.
-pub(super) type CurrentSettings = Arc<RwLock<Arc<SiteSettings>>>;
-
 /// Reads the settings; a row that no longer validates (a time zone that a
 /// later release dropped) counts as no hours, with a warning.
-pub(super) async fn load(pool: &SqlitePool) -> Result<SiteSettings, sqlx::Error> {
+pub(super) async fn load(pool: &SqlitePool, site_id: &str) -> Result<SiteSettings, sqlx::Error> {
     let row = sqlx::query(
         "SELECT time_zone, hours, holidays, expected_reply_minutes, greeting, away_message
          FROM site_settings WHERE site_id = ?",
     )
-    .bind(DEFAULT_SITE)
+    .bind(site_id)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else {
@@ -56,21 +53,37 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<SiteSettings, sqlx::Error>
 }
 
 impl Store {
-    /// The settings in force.
+    /// The default site's settings in force.
     pub fn site_settings(&self) -> Arc<SiteSettings> {
-        self.settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.site_settings_of(DEFAULT_SITE)
     }
 
-    /// Stores validated settings and puts them in force.
+    /// A site's settings in force (the default site's for an unknown id).
+    pub fn site_settings_of(&self, site_id: &str) -> Arc<SiteSettings> {
+        self.sites().hours_of(site_id)
+    }
+
+    /// Stores the default site's validated settings and puts them in force.
     pub async fn set_site_settings(
         &self,
         settings: SiteHours,
         hours: Hours,
         now: i64,
     ) -> Result<Arc<SiteSettings>, sqlx::Error> {
+        self.set_site_settings_of(DEFAULT_SITE, settings, hours, now)
+            .await
+    }
+
+    /// Stores a site's validated settings and puts them in force (with the
+    /// greeting, which the site's settings show too).
+    pub async fn set_site_settings_of(
+        &self,
+        site_id: &str,
+        settings: SiteHours,
+        hours: Hours,
+        now: i64,
+    ) -> Result<Arc<SiteSettings>, sqlx::Error> {
+        let _writer = self.site_writes.lock().await;
         sqlx::query(
             "INSERT INTO site_settings (site_id, time_zone, hours, holidays,
                  expected_reply_minutes, greeting, away_message, updated_at)
@@ -78,7 +91,7 @@ impl Store {
              ON CONFLICT (site_id) DO UPDATE SET time_zone = ?2, hours = ?3, holidays = ?4,
                  expected_reply_minutes = ?5, greeting = ?6, away_message = ?7, updated_at = ?8",
         )
-        .bind(DEFAULT_SITE)
+        .bind(site_id)
         .bind(&settings.time_zone)
         .bind(to_json(&settings.hours))
         .bind(to_json(&settings.holidays))
@@ -89,7 +102,12 @@ impl Store {
         .execute(&self.write)
         .await?;
         let current = Arc::new(SiteSettings { settings, hours });
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = current.clone();
+        if self.refresh_site(site_id).await?.is_none() {
+            tracing::warn!(
+                site = site_id,
+                "hours stored for a site that does not exist"
+            );
+        }
         Ok(current)
     }
 }
