@@ -172,7 +172,8 @@
     observer.observe(document.documentElement, { childList: true });
     watch();
 
-    // Now the real API: queued calls first, in order, then `ready`.
+    // Now the real API: `ready`, then the queued calls in order (a queued
+    // on('ready') runs at once: the launcher is drawn).
     const api = function (command, a, b) {
       try {
         run(command, a, b);
@@ -182,9 +183,9 @@
     };
     api.q = { push: (call) => api.apply(null, call) };
     window.Messenger = api;
-    while (queue.length) api.apply(null, queue.shift());
     ready = true;
     emit('ready');
+    while (queue.length) api.apply(null, queue.shift());
 
     // A returning customer's panel loads in the background once the page is
     // done, so the badge shows answers that came while they were away and
