@@ -11,6 +11,7 @@ use messenger_wire::{CustomerAccount, ErrorCode, validate_email};
 
 use crate::api::{self, ApiError};
 use crate::messenger::Messenger;
+use crate::texts::{t, tf};
 use crate::timeline::Timeline;
 
 /// Where the customer's account stands.
@@ -121,7 +122,7 @@ impl Account {
         let token = self
             .messenger
             .customer_token_untracked()
-            .ok_or_else(|| TRY_AGAIN.to_owned())?;
+            .ok_or_else(|| t("email.try_again"))?;
         match api::set_email(&token, Some(email)).await {
             Ok(account) => {
                 self.loads.update_value(|n| *n = n.wrapping_add(1));
@@ -129,7 +130,7 @@ impl Account {
                 Ok(())
             }
             Err(ApiError::Status { code, .. }) => Err(email_error(&code)),
-            Err(_) => Err(TRY_AGAIN.to_owned()),
+            Err(_) => Err(t("email.try_again")),
         }
     }
 }
@@ -146,13 +147,11 @@ fn stored_dismissal() -> bool {
         .is_some()
 }
 
-const TRY_AGAIN: &str = "That did not work. Please try again.";
-
 /// Shown under an email field the address in it was refused.
 pub fn email_error(code: &ErrorCode) -> String {
     match code {
-        ErrorCode::InvalidEmail => "Enter an email address like name@example.com".to_owned(),
-        _ => TRY_AGAIN.to_owned(),
+        ErrorCode::InvalidEmail => t("email.invalid"),
+        _ => t("email.try_again"),
     }
 }
 
@@ -165,27 +164,21 @@ pub fn check_email(email: &str) -> Result<(), String> {
 /// not the address is known, so it tells nobody who writes to the site.
 pub fn link_on_its_way(valid_minutes: i64) -> String {
     let minutes = if valid_minutes == 1 {
-        "1 minute".to_owned()
+        t("email.minute_one")
     } else {
-        format!("{valid_minutes} minutes")
+        tf("email.minutes", &[("count", &valid_minutes.to_string())])
     };
-    format!(
-        "If we have this address on record, a link is on its way. It works once, for {minutes}."
-    )
+    tf("email.link_sent", &[("minutes", &minutes)])
 }
 
 /// The line under a conversation once replies are emailed.
 pub fn emailing_to(email: &str) -> String {
-    format!("We'll email you at {email} if you miss a reply.")
+    tf("email.emailing_to", &[("email", email)])
 }
 
 /// How many unread replies a conversation has, in words.
 pub fn unread_label(count: i64) -> String {
-    if count == 1 {
-        "1 unread".to_owned()
-    } else {
-        format!("{count} unread")
-    }
+    tf("list.unread", &[("count", &count.to_string())])
 }
 
 /// Requests a resume link for `email`; the sentence to show, or the error.
@@ -194,7 +187,7 @@ pub async fn request_link(email: String) -> Result<String, String> {
     match api::request_resume_link(&email).await {
         Ok(requested) => Ok(link_on_its_way(requested.valid_minutes)),
         Err(ApiError::Status { code, .. }) => Err(email_error(&code)),
-        Err(_) => Err(TRY_AGAIN.to_owned()),
+        Err(_) => Err(t("email.try_again")),
     }
 }
 

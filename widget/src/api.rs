@@ -17,6 +17,8 @@ use messenger_wire::{
 };
 use web_sys::{AbortSignal, RequestCache, RequestCredentials};
 
+use crate::texts::{t, tf};
+
 /// How the widget reads a failed call.
 pub trait ForCustomer {
     /// Trying the same request again later may succeed.
@@ -38,13 +40,16 @@ impl ForCustomer for ApiError {
             ApiError::Status {
                 code: ErrorCode::MessageTooLong,
                 ..
-            } => format!("it is longer than {MAX_MESSAGE_CHARS} characters."),
+            } => tf(
+                "refusal.too_long",
+                &[("max", &MAX_MESSAGE_CHARS.to_string())],
+            ),
             ApiError::Status {
                 code: ErrorCode::MessageEmpty,
                 ..
-            } => "it is empty.".to_owned(),
+            } => t("refusal.empty"),
             ApiError::Status { message, .. } if !message.is_empty() => format!("{message}."),
-            _ => "something went wrong.".to_owned(),
+            _ => t("refusal.other"),
         }
     }
 }
@@ -58,8 +63,8 @@ pub async fn start_conversation(
     parent: Option<&str>,
     signal: &AbortSignal,
 ) -> Result<StartedConversation, ApiError> {
-    let mut request =
-        Request::post(&format!("{API_PREFIX}/conversations")).credentials(RequestCredentials::Omit);
+    let mut request = site(Request::post(&format!("{API_PREFIX}/conversations")))
+        .credentials(RequestCredentials::Omit);
     if let Some(parent) = parent {
         request = authorized(request, parent);
     }
@@ -93,7 +98,7 @@ pub async fn conversation_token(token: &str, id: &str) -> Result<StartedConversa
 
 /// Asks for a resume link by email; the answer is the same for any address.
 pub async fn request_resume_link(email: &str) -> Result<ResumeLinkRequested, ApiError> {
-    let request = Request::post(&format!("{API_PREFIX}/resume-links"))
+    let request = site(Request::post(&format!("{API_PREFIX}/resume-links")))
         .credentials(RequestCredentials::Omit)
         .json(&RequestResumeLink {
             email: email.trim().to_owned(),
@@ -104,7 +109,7 @@ pub async fn request_resume_link(email: &str) -> Result<ResumeLinkRequested, Api
 /// Trades a resume link's code for a token to the customer's latest
 /// conversation.
 pub async fn resume(code: &str) -> Result<StartedConversation, ApiError> {
-    let request = Request::post(&format!("{API_PREFIX}/resume"))
+    let request = site(Request::post(&format!("{API_PREFIX}/resume")))
         .credentials(RequestCredentials::Omit)
         .json(&Resume {
             code: code.to_owned(),
@@ -162,7 +167,7 @@ pub async fn send_message(
 
 /// The team's hours and expected reply time, as the panel shows them.
 pub async fn status() -> Result<WidgetStatus, ApiError> {
-    let request = Request::get(&format!("{API_PREFIX}/widget/status"))
+    let request = site(Request::get(&format!("{API_PREFIX}/widget/status")))
         .credentials(RequestCredentials::Omit)
         // Fresh: an admin's change of hours shows at the next page load.
         .cache(RequestCache::NoCache)
@@ -251,8 +256,112 @@ async fn page(token: &str, query: &[(&str, &str)]) -> Result<ConversationPage, A
     send(request).await
 }
 
+thread_local! {
+    /// The site's key and the host page's origin, sent with every request.
+    static SITE: std::cell::RefCell<(String, Option<String>)> =
+        std::cell::RefCell::new(("default".to_owned(), None));
+}
+
+/// From now on every request names `key` as its site and `origin` (the
+/// host page's, from `mw:init`'s `event.origin`) as where it is embedded.
+pub fn set_site(key: &str, origin: Option<&str>) {
+    SITE.with(|s| *s.borrow_mut() = (key.to_owned(), origin.map(str::to_owned)));
+}
+
+/// The site's key requests name.
+pub fn site_key() -> String {
+    SITE.with(|s| s.borrow().0.clone())
+}
+
+fn site(request: RequestBuilder) -> RequestBuilder {
+    SITE.with(|s| {
+        let (key, origin) = &*s.borrow();
+        let request = request.header("X-Messenger-Site", key);
+        match origin {
+            Some(origin) => request.header("X-Messenger-Origin", origin),
+            None => request,
+        }
+    })
+}
+
+/// What the panel knows of the site when the loader sent no configuration
+/// (standalone): asked for with the browser's languages.
+pub async fn widget_config(languages: &str) -> Result<crate::site::Config, ApiError> {
+    let key = site_key();
+    let request = site(Request::get(&format!("{API_PREFIX}/sites/{key}/widget")))
+        .query([("lang", languages)])
+        .credentials(RequestCredentials::Omit)
+        .build();
+    send(request).await
+}
+
+#[derive(serde::Serialize)]
+struct IdentityBody<'a> {
+    identity: &'a str,
+}
+
+/// The answer to identify and claim: a token for this device to the verified
+/// customer's latest conversation (none if they have none), and the customer.
+#[derive(serde::Deserialize, Clone, Debug)]
+pub struct Identified {
+    #[serde(default)]
+    pub token: Option<String>,
+    pub customer: CustomerAccount,
+}
+
+/// Verifies a signed identity (`POST /identify`); `current`: this device's
+/// token, if any.
+pub async fn identify(identity: &str, current: Option<&str>) -> Result<Identified, ApiError> {
+    let mut request = site(Request::post(&format!("{API_PREFIX}/identify")))
+        .credentials(RequestCredentials::Omit);
+    if let Some(current) = current {
+        request = authorized(request, current);
+    }
+    send(request.json(&IdentityBody { identity })).await
+}
+
+/// Moves every conversation of the anonymous customer behind `anonymous` to
+/// the verified one: only ever at the customer's own request.
+pub async fn claim(anonymous: &str, identity: &str) -> Result<Identified, ApiError> {
+    let request = authorized(
+        Request::post(&format!("{API_PREFIX}/customer/claim")),
+        anonymous,
+    )
+    .json(&IdentityBody { identity });
+    send(request).await
+}
+
+/// Unverified contact details from an identify call without a signature.
+#[derive(serde::Serialize, Clone, Default, PartialEq, Eq, Debug)]
+pub struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+pub async fn set_profile(token: &str, profile: &Profile) -> Result<(), ApiError> {
+    let request = authorized(
+        Request::put(&format!("{API_PREFIX}/customer/profile")),
+        token,
+    )
+    .json(profile);
+    // The answer's body (if any) is not needed.
+    no_content(request).await
+}
+
+/// Ends `token` on the server (reset, logout).
+pub async fn forget(token: &str) -> Result<(), ApiError> {
+    let request = authorized(
+        Request::post(&format!("{API_PREFIX}/customer/forget")),
+        token,
+    )
+    .body("");
+    no_content(request).await
+}
+
 fn authorized(request: RequestBuilder, token: &str) -> RequestBuilder {
-    request
+    site(request)
         .header("Authorization", &format!("Bearer {token}"))
         .credentials(RequestCredentials::Omit)
 }

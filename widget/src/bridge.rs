@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use web_sys::MessageEvent;
 
+use crate::site::Config;
+
 /// Storage key of the standalone mode, in the panel's own origin.
 const STANDALONE_KEY: &str = "messenger:standalone";
 
@@ -34,7 +36,7 @@ const DEFAULT_TITLE: &str = "Messages";
 /// What the host page tells the panel.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum HostEvent {
-    Init(Init),
+    Init(Box<Init>),
     Visibility {
         open: bool,
     },
@@ -44,6 +46,24 @@ pub enum HostEvent {
     Shared(String),
     /// The stored outbox, changed by another tab.
     Stored(Vec<Queued>),
+    /// The site's configuration changed (another language).
+    Config(Config),
+    /// The host page called `Messenger('identify', …)`.
+    Identify(Identity),
+    /// The host page called `Messenger('reset')`: forget everything.
+    Reset,
+}
+
+/// The argument of the host page's `identify` call: a signed identity
+/// (a JWT from the site's backend) and/or unverified contact details.
+#[derive(Deserialize, Clone, Default, PartialEq, Eq, Debug)]
+pub struct Identity {
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -60,6 +80,14 @@ pub struct Init {
     pub resume: Option<String>,
     /// The host page's URL, if it is one the server records.
     pub page: Option<String>,
+    /// The site's public key.
+    pub site: String,
+    /// The host page's origin (the browser's word for it), when embedded.
+    pub origin: Option<String>,
+    /// The site's configuration, if the loader has it.
+    pub config: Option<Config>,
+    /// The host page's latest identify call.
+    pub identity: Option<Identity>,
 }
 
 /// Longest resume code taken from a link; anything longer is not one.
@@ -111,6 +139,32 @@ struct IncomingInit {
     resume: Option<String>,
     #[serde(default)]
     page: Option<String>,
+    #[serde(default)]
+    site: Option<String>,
+    #[serde(default)]
+    config: Option<Config>,
+    #[serde(default)]
+    identity: Option<Identity>,
+}
+
+#[derive(Deserialize)]
+struct IncomingConfig {
+    config: Config,
+}
+
+#[derive(Deserialize)]
+struct IncomingIdentify {
+    identity: Identity,
+}
+
+/// A message that arrived live, as the host page's `message-received`
+/// listeners get it.
+#[derive(Serialize)]
+pub struct Received<'a> {
+    pub id: &'a str,
+    pub body: &'a str,
+    pub author: &'a str,
+    pub at: i64,
 }
 
 #[derive(Serialize)]
@@ -139,6 +193,17 @@ enum Outgoing<'a> {
     Close,
     #[serde(rename = "mw:share")]
     Share { data: &'a str },
+    #[serde(rename = "mw:event")]
+    Event {
+        name: &'a str,
+        detail: &'a Received<'a>,
+    },
+    #[serde(rename = "mw:identified")]
+    Identified {
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+    },
 }
 
 /// The standalone mode's stored state; the same shape the loader stores.
@@ -181,7 +246,7 @@ impl Bridge {
     pub fn listen(self, on_event: impl Fn(HostEvent) + 'static) {
         if self.standalone {
             let stored = read_standalone();
-            on_event(HostEvent::Init(Init {
+            on_event(HostEvent::Init(Box::new(Init {
                 token: stored.token,
                 seen: stored.seen,
                 outbox: stored.outbox,
@@ -191,7 +256,11 @@ impl Bridge {
                 lead: true,
                 resume: standalone_resume(),
                 page: None,
-            }));
+                site: frame_site(),
+                origin: None,
+                config: None,
+                identity: None,
+            })));
             return;
         }
         // Lives as long as the page; never removed.
@@ -261,6 +330,35 @@ impl Bridge {
         }
     }
 
+    /// A message from the team arrived live.
+    pub fn received(self, message: &Received) {
+        if !self.standalone {
+            self.post(&Outgoing::Event {
+                name: "message-received",
+                detail: message,
+            });
+        }
+    }
+
+    /// How the host page's identify call went.
+    pub fn identified(self, error: Option<&str>) {
+        if !self.standalone {
+            self.post(&Outgoing::Identified {
+                ok: error.is_none(),
+                error,
+            });
+        }
+    }
+
+    /// Standalone, a reset forgets the stored state too.
+    pub fn forget_standalone(self) {
+        if self.standalone
+            && let Ok(Some(storage)) = window().local_storage()
+        {
+            _ = storage.remove_item(STANDALONE_KEY);
+        }
+    }
+
     /// Asks the loader to close the panel.
     pub fn close(self) {
         if !self.standalone {
@@ -292,8 +390,16 @@ impl Bridge {
                 }
                 let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
                 let init: IncomingInit = serde_json::from_str(&text).ok()?;
-                self.parent_origin.set_value(Some(origin));
-                Some(HostEvent::Init(Init {
+                self.parent_origin.set_value(Some(origin.clone()));
+                let site = init
+                    .site
+                    .filter(|s| valid_site_key(s))
+                    .unwrap_or_else(frame_site);
+                Some(HostEvent::Init(Box::new(Init {
+                    site,
+                    origin: Some(origin),
+                    config: init.config,
+                    identity: init.identity,
                     token: init.token.filter(|t| !t.is_empty()),
                     seen: init.seen,
                     outbox: parse_outbox(&data),
@@ -307,7 +413,7 @@ impl Bridge {
                     page: init
                         .page
                         .filter(|p| messenger_wire::validate_page_url(p).is_ok()),
-                }))
+                })))
             }
             // Anything else only once the parent has introduced itself.
             _ if known.is_none() => None,
@@ -317,6 +423,17 @@ impl Bridge {
             "mw:lead" => Some(HostEvent::Lead),
             "mw:shared" => Some(HostEvent::Shared(field("data")?.as_string()?)),
             "mw:stored" => Some(HostEvent::Stored(parse_outbox(&data))),
+            "mw:config" => {
+                let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
+                let incoming: IncomingConfig = serde_json::from_str(&text).ok()?;
+                Some(HostEvent::Config(incoming.config))
+            }
+            "mw:identify" => {
+                let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
+                let incoming: IncomingIdentify = serde_json::from_str(&text).ok()?;
+                Some(HostEvent::Identify(incoming.identity))
+            }
+            "mw:reset" => Some(HostEvent::Reset),
             _ => None,
         }
     }
@@ -361,6 +478,32 @@ fn parse_outbox(state: &JsValue) -> Vec<Queued> {
         .filter_map(|text| serde_json::from_str::<Queued>(&text).ok())
         .filter(|m| messenger_wire::validate_client_id(&m.id).is_ok())
         .collect()
+}
+
+/// A site key as the contract writes them: `default`, or `mws_` and 24
+/// lowercase hex digits. (It goes into a header and a path.)
+pub fn valid_site_key(key: &str) -> bool {
+    key == "default"
+        || key.strip_prefix("mws_").is_some_and(|hex| {
+            hex.len() == 24 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+}
+
+/// The site named in the frame's own address (`/frame/?site=KEY`), else
+/// the `default` site.
+fn frame_site() -> String {
+    window()
+        .location()
+        .search()
+        .ok()
+        .and_then(|search| {
+            search
+                .trim_start_matches('?')
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("site=").map(str::to_owned))
+        })
+        .filter(|s| valid_site_key(s))
+        .unwrap_or_else(|| "default".to_owned())
 }
 
 /// Standalone, the panel's own address carries the resume link: taken off
@@ -416,6 +559,16 @@ mod tests {
             resume_code(Some(" abc-DEF_123 ")).as_deref(),
             Some("abc-DEF_123")
         );
+    }
+
+    #[test]
+    fn only_well_formed_site_keys_are_taken() {
+        use super::valid_site_key;
+        assert!(valid_site_key("default"));
+        assert!(valid_site_key("mws_0123456789abcdef01234567"));
+        assert!(!valid_site_key("mws_0123456789ABCDEF01234567"));
+        assert!(!valid_site_key("mws_123"));
+        assert!(!valid_site_key("../inbox"));
     }
 
     #[test]

@@ -12,10 +12,14 @@ fn local(ms: i64) -> Date {
     Date::new(&JsValue::from_f64(ms as f64))
 }
 
-/// `HH:MM`, 24-hour, local time.
+/// Hours and minutes, 24-hour, local time, in the panel's language (its
+/// digits: Arabic shows Arabic-Indic ones).
 pub fn time_label(ms: i64) -> String {
-    let date = local(ms);
-    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+    let options = js_sys::JSON::parse(r#"{"hour":"2-digit","minute":"2-digit","hourCycle":"h23"}"#)
+        .unwrap_or(JsValue::UNDEFINED);
+    local(ms)
+        .to_locale_time_string_with_options(&language(), &options)
+        .into()
 }
 
 /// Identifies the local calendar day of `ms` (distinct per day, ordered).
@@ -39,10 +43,10 @@ pub fn day_label(ms: i64) -> String {
     );
     let key = day_key_of(&date);
     if key == day_key_of(&today) {
-        return "Today".to_owned();
+        return crate::texts::t("day.today");
     }
     if key == day_key_of(&yesterday) {
-        return "Yesterday".to_owned();
+        return crate::texts::t("day.yesterday");
     }
     let options = if date.get_full_year() == today.get_full_year() {
         r#"{"weekday":"long","month":"long","day":"numeric"}"#
@@ -68,10 +72,59 @@ pub fn weekday_time_label(ms: i64) -> String {
     format!("{weekday} {time}")
 }
 
-/// The reader's language, for the browser's date formatting.
+thread_local! {
+    static LOCALE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Dates and times follow the panel's language from now on.
+pub fn set_language(language: &str) {
+    let browser = web_sys::window().and_then(|w| w.navigator().language());
+    let locale = locale_for(language, browser.as_deref());
+    LOCALE.with(|l| *l.borrow_mut() = Some(locale));
+}
+
+/// The locale dates are written in: the browser's own when it speaks the
+/// panel's language (`de-CH` keeps Swiss formats), else the language.
+pub fn locale_for(language: &str, browser: Option<&str>) -> String {
+    match browser {
+        Some(tag)
+            if !language.is_empty()
+                && tag
+                    .split(['-', '_'])
+                    .next()
+                    .is_some_and(|primary| primary.eq_ignore_ascii_case(language)) =>
+        {
+            tag.to_owned()
+        }
+        _ if !language.is_empty() => language.to_owned(),
+        _ => browser.filter(|b| !b.is_empty()).unwrap_or("en").to_owned(),
+    }
+}
+
+/// The reader's locale, for the browser's date formatting.
 fn language() -> String {
-    web_sys::window()
-        .and_then(|w| w.navigator().language())
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "en".to_owned())
+    LOCALE.with(|l| l.borrow().clone()).unwrap_or_else(|| {
+        locale_for(
+            "",
+            web_sys::window()
+                .and_then(|w| w.navigator().language())
+                .as_deref(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locale_for;
+
+    #[test]
+    fn dates_follow_the_browser_only_when_it_speaks_the_panel_language() {
+        assert_eq!(locale_for("de", Some("de-CH")), "de-CH");
+        assert_eq!(locale_for("en", Some("en-GB")), "en-GB");
+        // A Japanese browser on a site whose default is German: German dates.
+        assert_eq!(locale_for("de", Some("ja-JP")), "de");
+        assert_eq!(locale_for("ar", None), "ar");
+        assert_eq!(locale_for("", Some("fr-FR")), "fr-FR");
+        assert_eq!(locale_for("", None), "en");
+    }
 }

@@ -4,25 +4,32 @@
 
 /// "We usually reply in …" for a typical reply time of `minutes`.
 pub fn usually_replies(minutes: i64) -> String {
-    let within = match minutes {
-        ..=10 => "in a few minutes".to_owned(),
-        11..=50 => format!("in about {} minutes", round_to(minutes, 5)),
-        51..=89 => "in about an hour".to_owned(),
-        90..=1_260 => format!("in about {} hours", (minutes + 30) / 60),
-        1_261..=2_160 => "within a day".to_owned(),
-        _ => "in a few days".to_owned(),
-    };
-    format!("We usually reply {within}")
+    match minutes {
+        ..=10 => t("expect.minutes_few"),
+        11..=50 => tf(
+            "expect.minutes",
+            &[("minutes", &round_to(minutes, 5).to_string())],
+        ),
+        51..=89 => t("expect.hour"),
+        90..=1_260 => tf(
+            "expect.hours",
+            &[("hours", &((minutes + 30) / 60).to_string())],
+        ),
+        1_261..=2_160 => t("expect.day"),
+        _ => t("expect.days"),
+    }
 }
 
 /// "We're away; we'll answer from …" with `when` already in the customer's
 /// own words and time zone (see [`crate::clock::weekday_time_label`]).
 pub fn away_until(when: Option<&str>) -> String {
     match when {
-        Some(when) => format!("We're away; we'll answer from {when}"),
-        None => "We're away right now; we'll answer as soon as we can".to_owned(),
+        Some(when) => tf("expect.away_until", &[("when", when)]),
+        None => t("expect.away"),
     }
 }
+
+use crate::texts::{t, tf};
 
 fn round_to(value: i64, step: i64) -> i64 {
     ((value + step / 2) / step) * step

@@ -31,8 +31,10 @@ pub mod components;
 pub mod expectations;
 pub mod ids;
 pub mod messenger;
+pub mod site;
 pub mod sync;
 pub mod tabs;
+pub mod texts;
 pub mod timeline;
 
 pub use components::app::App;

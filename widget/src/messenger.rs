@@ -88,6 +88,26 @@ pub struct Messenger {
     /// A new conversation is being written, not started yet: the token it
     /// was started from (still the stored one).
     draft_parent: RwSignal<Option<String>>,
+    /// The site's greeting, from its configuration.
+    pub greeting: RwSignal<Option<String>>,
+    /// The site accepts only verified identities.
+    identity_required: StoredValue<bool>,
+    /// The latest signed identity that the server accepted: memory only,
+    /// never stored; new conversations are started with it.
+    identity: StoredValue<Option<String>>,
+    /// Contact details from an identify call without a signature, kept
+    /// for the conversation's start.
+    profile: StoredValue<Option<api::Profile>>,
+    /// The token of an anonymous conversation this device had before the
+    /// customer was identified: offered to be added to their account.
+    pub claim_offer: RwSignal<Option<String>>,
+    /// Changes whenever the customer behind the panel changes (identified,
+    /// reset): the account is loaded again.
+    pub customer_changed: RwSignal<u32>,
+    /// The latest message announced to screen readers.
+    pub announcement: RwSignal<String>,
+    /// Counts identify calls, so only the latest one's answer counts.
+    identifies: StoredValue<u32>,
     /// The host page's URL, recorded with a conversation when it starts.
     page: StoredValue<Option<String>>,
     /// Which tab keeps the stream open.
@@ -137,6 +157,14 @@ impl Messenger {
             resume_problem: RwSignal::new(None),
             showing_list: RwSignal::new(false),
             draft_parent: RwSignal::new(None),
+            greeting: RwSignal::new(None),
+            identity_required: StoredValue::new(false),
+            identity: StoredValue::new(None),
+            profile: StoredValue::new(None),
+            claim_offer: RwSignal::new(None),
+            customer_changed: RwSignal::new(0),
+            announcement: RwSignal::new(String::new()),
+            identifies: StoredValue::new(0),
             page: StoredValue::new(None),
             tabs: Tabs::new(bridge),
             visible: RwSignal::new(!document().hidden()),
@@ -161,6 +189,12 @@ impl Messenger {
     pub fn handle(self, event: HostEvent) {
         match event {
             HostEvent::Init(init) => {
+                let init = *init;
+                api::set_site(&init.site, init.origin.as_deref());
+                match init.config {
+                    Some(config) => self.configure(&config),
+                    None => spawn_local(self.fetch_config()),
+                }
                 self.title.set(init.title);
                 self.page.set_value(init.page);
                 self.tabs.set_leader(init.lead);
@@ -170,13 +204,23 @@ impl Messenger {
                 self.sync_outbox(init.outbox);
                 let has_token = init.token.is_some();
                 self.token.set(init.token);
+                let identity = init.identity;
                 if let Some(code) = init.resume {
                     self.history.set(History::Loading);
                     spawn_local(self.resume(code));
                 } else if has_token {
                     // Before the first render with `ready`: no "empty" flash.
                     self.history.set(History::Loading);
-                    spawn_local(self.load_latest());
+                    spawn_local(async move {
+                        self.load_latest().await;
+                        // Knowing the conversation shown first tells
+                        // whether it is already the identified customer's.
+                        if let Some(identity) = identity {
+                            self.identify(identity).await;
+                        }
+                    });
+                } else if let Some(identity) = identity {
+                    spawn_local(self.identify(identity));
                 }
                 self.ready.set(true);
                 spawn_local(self.follow_status());
@@ -184,6 +228,9 @@ impl Messenger {
                 spawn_local(self.flush_outbox());
             }
             HostEvent::Visibility { open } => self.open.set(open),
+            HostEvent::Config(config) => self.configure(&config),
+            HostEvent::Identify(identity) => spawn_local(self.identify(identity)),
+            HostEvent::Reset => spawn_local(self.reset()),
             HostEvent::Lead => self.take_lead(),
             HostEvent::Stored(outbox) => self.sync_outbox(outbox),
             HostEvent::Shared(text) => {
@@ -428,6 +475,7 @@ impl Messenger {
         if messages.is_empty() {
             return;
         }
+        self.announce_new(&messages);
         if shared {
             // The leader's stream is gapless from its own sync point, which
             // may be ahead of this tab's: catch up on anything in between.
@@ -669,6 +717,7 @@ impl Messenger {
                 let start = StartConversation {
                     page_url: self.page.get_value(),
                     language: browser_language(),
+                    identity: self.identity.get_value(),
                 };
                 let started = match api::start_conversation(&start, parent.as_deref(), signal).await
                 {
@@ -686,6 +735,12 @@ impl Messenger {
                     return Err(Failure::Transient);
                 }
                 self.adopt(&started, parent.as_deref());
+                if let Some(profile) = self.profile.try_update_value(Option::take).flatten() {
+                    let token = started.token.clone();
+                    spawn_local(async move {
+                        _ = api::set_profile(&token, &profile).await;
+                    });
+                }
                 started.token
             }
         };
@@ -824,6 +879,187 @@ impl Messenger {
 }
 
 impl Messenger {
+    /// Applies the site's configuration (language, texts, colours,
+    /// greeting).
+    fn configure(self, config: &crate::site::Config) {
+        crate::site::apply(config);
+        self.greeting
+            .set(config.greeting.clone().filter(|g| !g.trim().is_empty()));
+        self.identity_required.set_value(config.identity_required);
+    }
+
+    /// Without a configuration from the loader (standalone), asks the
+    /// server for the site's, in the browser's languages.
+    async fn fetch_config(self) {
+        let languages = window()
+            .navigator()
+            .languages()
+            .iter()
+            .filter_map(|l| l.as_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        if let Ok(config) = api::widget_config(&languages).await {
+            self.configure(&config);
+        }
+    }
+
+    /// Messages from the team that arrived live (newer than any shown):
+    /// told to the host page's listeners and read out by screen readers.
+    fn announce_new(self, messages: &[Message]) {
+        let last = self.timeline.with_untracked(Timeline::last_seq);
+        if self.history.get_untracked() != History::Loaded {
+            return;
+        }
+        for message in messages
+            .iter()
+            .filter(|m| m.seq > last && m.author != Author::Customer)
+        {
+            self.bridge.received(&crate::bridge::Received {
+                id: &message.id,
+                body: &message.body,
+                author: message.author.as_str(),
+                at: message.created_at,
+            });
+            let author =
+                crate::texts::t(crate::components::message_item::speaker_key(message.author));
+            self.announcement.set(crate::texts::tf(
+                "messages.new",
+                &[("author", &author), ("body", &message.body)],
+            ));
+        }
+    }
+
+    /// The host page's identify call. With a signed identity: the server
+    /// checks it, and the panel moves to the verified customer's latest
+    /// conversation; an anonymous conversation shown before is offered to
+    /// be added to their account (never added without the customer's
+    /// click). Without one: contact details, unless the site requires
+    /// verification.
+    pub async fn identify(self, identity: crate::bridge::Identity) {
+        let call = self.identifies.get_value().wrapping_add(1);
+        self.identifies.set_value(call);
+        let Some(jwt) = identity.token.filter(|t| !t.trim().is_empty()) else {
+            if self.identity_required.get_value() {
+                self.bridge.identified(Some("identity_required"));
+                return;
+            }
+            let profile = api::Profile {
+                name: identity.name.filter(|n| !n.trim().is_empty()),
+                email: identity.email.filter(|e| !e.trim().is_empty()),
+            };
+            if profile == api::Profile::default() {
+                self.bridge.identified(None);
+                return;
+            }
+            let result = match self.customer_token_untracked() {
+                Some(token) => api::set_profile(&token, &profile).await,
+                None => {
+                    self.profile.set_value(Some(profile));
+                    Ok(())
+                }
+            };
+            self.bridge
+                .identified(result.err().map(|e| error_code(&e)).as_deref());
+            return;
+        };
+        let before = self.customer_token_untracked();
+        let result = api::identify(&jwt, before.as_deref()).await;
+        if self.identifies.get_value() != call {
+            return;
+        }
+        let identified = match result {
+            Ok(identified) => identified,
+            Err(error) => {
+                self.bridge.identified(Some(&error_code(&error)));
+                return;
+            }
+        };
+        self.identity.set_value(Some(jwt));
+        // The conversation shown: the verified customer's own, or one this
+        // device had before, anonymous.
+        let theirs = identified
+            .customer
+            .conversations
+            .iter()
+            .any(|c| self.tabs.is_showing(&c.conversation.id));
+        if !theirs {
+            self.claim_offer.set(before.clone());
+            match &identified.token {
+                Some(token) => self.switch_token(token),
+                None if before.is_some() => self.leave_conversation(),
+                None => {}
+            }
+        }
+        self.customer_changed.update(|n| *n = n.wrapping_add(1));
+        self.bridge.identified(None);
+    }
+
+    /// The customer's click on "Add": the anonymous conversation of this
+    /// device joins their verified account, and is shown.
+    pub async fn claim(self) -> Result<(), ApiError> {
+        let (Some(anonymous), Some(jwt)) =
+            (self.claim_offer.get_untracked(), self.identity.get_value())
+        else {
+            return Ok(());
+        };
+        let claimed = api::claim(&anonymous, &jwt).await?;
+        self.claim_offer.set(None);
+        if let Some(token) = &claimed.token {
+            self.switch_token(token);
+        }
+        self.customer_changed.update(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Shows the conversation of `token` (one made for this device).
+    fn switch_token(self, token: &str) {
+        let of = self.customer_token_untracked();
+        self.bridge.token_changed(Some(token), of.as_deref());
+        self.draft_parent.set(None);
+        self.reset_view();
+        self.history.set(History::Loading);
+        self.closed.set(false);
+        self.token.set(Some(token.to_owned()));
+        spawn_local(self.load_latest());
+    }
+
+    /// Shows nothing: the verified customer has no conversation yet.
+    fn leave_conversation(self) {
+        let of = self.customer_token_untracked();
+        self.bridge.token_changed(None, of.as_deref());
+        self.draft_parent.set(None);
+        self.token.set(None);
+        self.reset_view();
+        self.closed.set(false);
+        self.history.set(History::Loaded);
+    }
+
+    /// The host page's reset (a logout): the server forgets this device's
+    /// token, the panel forgets everything it held, and the host page is
+    /// told to forget its copy (it then reloads the panel).
+    async fn reset(self) {
+        let of = self.customer_token_untracked();
+        self.identifies.update_value(|n| *n = n.wrapping_add(1));
+        self.token.set(None);
+        self.draft_parent.set(None);
+        self.identity.set_value(None);
+        self.profile.set_value(None);
+        self.claim_offer.set(None);
+        self.showing_list.set(false);
+        self.resume_problem.set(None);
+        self.reset_view();
+        self.timeline.set(Timeline::default());
+        self.closed.set(false);
+        self.history.set(History::Loaded);
+        self.customer_changed.update(|n| *n = n.wrapping_add(1));
+        if let Some(token) = &of {
+            // Best effort, but before the host page reloads the panel.
+            _ = api::forget(token).await;
+        }
+        self.bridge.forget_standalone();
+        self.bridge.token_changed(None, of.as_deref());
+    }
+
     /// Tells the server how far the customer has read; one request at a
     /// time, the latest mark wins. A failure is left for the next change.
     async fn report_read(self) {
@@ -843,6 +1079,18 @@ impl Messenger {
                 .update_value(|reported| *reported = (*reported).max(seq));
         }
         self.reporting_read.set_value(false);
+    }
+}
+
+/// The stable code of a failed call, for the host page's console.
+fn error_code(error: &ApiError) -> String {
+    match error {
+        ApiError::Status { code, .. } => serde_json::to_value(code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "error".to_owned()),
+        ApiError::Network => "network".to_owned(),
+        ApiError::Decode => "decode".to_owned(),
     }
 }
 
@@ -884,13 +1132,13 @@ impl ResumeProblem {
     }
 
     /// What the customer reads.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            ResumeProblem::Used => "This link was already used. Links work once.",
-            ResumeProblem::Expired => "This link has expired.",
-            ResumeProblem::Invalid => "This link is not valid.",
-            ResumeProblem::Unavailable => "This link could not be opened right now.",
-        }
+    pub fn explanation(self) -> String {
+        crate::texts::t(match self {
+            ResumeProblem::Used => "resume.used",
+            ResumeProblem::Expired => "resume.expired",
+            ResumeProblem::Invalid => "resume.invalid",
+            ResumeProblem::Unavailable => "resume.unavailable",
+        })
     }
 }
 

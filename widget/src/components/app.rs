@@ -11,6 +11,7 @@ use crate::components::{
 };
 use crate::messenger::Messenger;
 use crate::sync;
+use crate::texts::t;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -53,7 +54,7 @@ fn ClosedNotice() -> impl IntoView {
         <p class="closed-notice" role="status" data-testid="closed-notice">
             {move || {
                 (messenger.closed.get() && messenger.has_conversation())
-                    .then_some("This conversation is closed. Write to reopen it.")
+                    .then(|| t("closed.notice"))
             }}
         </p>
     }

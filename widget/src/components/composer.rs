@@ -6,6 +6,7 @@ use messenger_wire::{ErrorCode, MAX_MESSAGE_CHARS, validate_body};
 use web_sys::KeyboardEvent;
 
 use crate::messenger::Messenger;
+use crate::texts::{t, tf};
 
 /// Enter sends, Shift+Enter starts a new line. Text is checked with the
 /// server's own rules before anything is sent; a too-long text stays in place
@@ -36,8 +37,9 @@ pub fn Composer() -> impl IntoView {
                 text.set(String::new());
                 messenger.send(body);
             }
-            Err(ErrorCode::MessageTooLong) => error.set(Some(format!(
-                "This message is too long: please keep it under {MAX_MESSAGE_CHARS} characters."
+            Err(ErrorCode::MessageTooLong) => error.set(Some(tf(
+                "composer.too_long",
+                &[("max", &MAX_MESSAGE_CHARS.to_string())],
             ))),
             // Empty or only spaces: nothing to send.
             Err(_) => {}
@@ -75,16 +77,16 @@ pub fn Composer() -> impl IntoView {
                 node_ref=input
                 class="input"
                 data-testid="composer-input"
-                aria-label="Write a message"
+                aria-label=move || t("composer.label")
                 aria-invalid=move || error.with(Option::is_some).then_some("true")
                 aria-describedby="composer-error"
-                placeholder="Write a message…"
+                placeholder=move || t("composer.placeholder")
                 rows="1"
                 bind:value=text
                 on:input=on_input
                 on:keydown=on_keydown
             ></textarea>
-            <button type="submit" class="send" data-testid="send" aria-label="Send">
+            <button type="submit" class="send" data-testid="send" aria-label=move || t("composer.send")>
                 <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
                     <path d="M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z" />
                 </svg>

@@ -11,6 +11,7 @@ use crate::account::{self, Account, Loaded};
 use crate::api;
 use crate::clock;
 use crate::messenger::Messenger;
+use crate::texts::t;
 
 #[component]
 pub fn ConversationList() -> impl IntoView {
@@ -75,15 +76,11 @@ pub fn ConversationList() -> impl IntoView {
     };
 
     let notice = move || match account.state.get() {
-        Loaded::Not | Loaded::Loading => "Loading your conversations…",
-        Loaded::Failed => "Your conversations could not be loaded.",
-        Loaded::Done(_) if unsent.get() => {
-            "Some of your messages are not sent yet. Once they are (or once you remove them), you can switch."
-        }
-        Loaded::Done(_) if failed.get() => {
-            "That conversation could not be opened. Please try again."
-        }
-        Loaded::Done(_) => "",
+        Loaded::Not | Loaded::Loading => t("list.loading"),
+        Loaded::Failed => t("list.failed"),
+        Loaded::Done(_) if unsent.get() => t("list.unsent"),
+        Loaded::Done(_) if failed.get() => t("list.open_failed"),
+        Loaded::Done(_) => String::new(),
     };
     let rows = move || {
         let conversations = account.get().map(|a| a.conversations).unwrap_or_default();
@@ -105,10 +102,10 @@ pub fn ConversationList() -> impl IntoView {
         >
             <div class="list-bar">
                 <button type="button" class="link-button" data-testid="list-back" on:click=back>
-                    "← Back"
+                    {move || t("list.back")}
                 </button>
                 <h2 class="list-title" id="list-title" tabindex="-1" node_ref=heading>
-                    "Your conversations"
+                    {move || t("list.title")}
                 </h2>
             </div>
             <button
@@ -117,7 +114,7 @@ pub fn ConversationList() -> impl IntoView {
                 data-testid="new-conversation"
                 on:click=new_conversation
             >
-                "New conversation"
+                {move || t("list.new")}
             </button>
             <p class="notice history-notice" role="status">
                 {notice}
@@ -128,7 +125,7 @@ pub fn ConversationList() -> impl IntoView {
                     hidden=move || account.state.with(|s| *s != Loaded::Failed)
                     on:click=move |_| account.load()
                 >
-                    "Try again"
+                    {move || t("list.retry")}
                 </button>
             </p>
             <ul class="conversations list-scroller" data-testid="conversations">
@@ -157,7 +154,7 @@ fn row(
     } = item;
     let preview = last_message
         .as_ref()
-        .map_or_else(|| "No messages yet".to_owned(), |m| m.body.clone());
+        .map_or_else(|| t("list.no_messages"), |m| m.body.clone());
     let at = last_message
         .as_ref()
         .map_or(conversation.last_activity_at, |m| m.created_at);
@@ -187,13 +184,13 @@ fn row(
                 <span class="conversation-meta">
                     <span data-testid="conversation-date">{when}</span>
                     <span class="mark" data-testid="closed-mark" hidden=!closed>
-                        "Closed"
+                        {t("list.closed")}
                     </span>
                     <span class="mark unread" data-testid="unread-count" hidden=no_unread>
                         {unread}
                     </span>
                     <span class="visually-hidden" hidden=!current>
-                        " (open now)"
+                        {t("list.current")}
                     </span>
                 </span>
             </button>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::account::{self, Account};
+use crate::texts::t;
 
 /// What the form's address is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,7 +87,7 @@ pub fn EmailForm(
 
     view! {
         <form class="email-form" novalidate on:submit=submit>
-            <label for=format!("{id}-email")>"Your email"</label>
+            <label for=format!("{id}-email")>{move || t("email.label")}</label>
             <div class="email-row">
                 <input
                     node_ref=input
@@ -104,7 +105,7 @@ pub fn EmailForm(
                     data-testid=format!("{id}-send")
                     disabled=move || busy.get()
                 >
-                    {button}
+                    {move || t(button)}
                 </button>
             </div>
             <p class="field-error" id=format!("{id}-error") role="alert" data-testid=format!("{id}-error")>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::account::{self, Account};
 use crate::components::email_form::{EmailForm, Purpose};
 use crate::messenger::Messenger;
+use crate::texts::t;
 use crate::timeline::Timeline;
 
 #[component]
@@ -50,7 +51,7 @@ pub fn EmailInvitation() -> impl IntoView {
             {line}
             " "
             <button type="button" class="link-button" data-testid="email-change" on:click=move |_| changing.set(true)>
-                "Change"
+                {move || t("email.change")}
             </button>
         </p>
         <section
@@ -62,17 +63,17 @@ pub fn EmailInvitation() -> impl IntoView {
             <button
                 type="button"
                 class="card-close"
-                aria-label=move || if changing.get() { "Cancel" } else { "Dismiss" }
+                aria-label=move || t(if changing.get() { "card.cancel" } else { "card.dismiss" })
                 data-testid="email-card-dismiss"
                 on:click=close
             >
                 "×"
             </button>
             <h2 class="card-title" id="email-card-title">
-                "Get replies by email"
+                {move || t("email.card_title")}
             </h2>
-            <p>"If you leave, we'll email you our reply. Optional."</p>
-            <EmailForm id="invite" button="Save" purpose=Purpose::Replies shown=card focus=changing />
+            <p>{move || t("email.card_text")}</p>
+            <EmailForm id="invite" button="email.save" purpose=Purpose::Replies shown=card focus=changing />
         </section>
     }
 }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::messenger::Messenger;
+use crate::texts::t;
 use crate::{clock, expectations};
 
 /// The title from the host page and, when embedded, a close button
@@ -18,7 +19,7 @@ pub fn Header() -> impl IntoView {
             <button
                 type="button"
                 class="icon-button"
-                aria-label="Close"
+                aria-label=move || t("header.close")
                 data-testid="close"
                 on:click=move |_| messenger.bridge.close()
             >
@@ -37,13 +38,17 @@ pub fn Header() -> impl IntoView {
             hidden=move || messenger.customer_token().is_none() || messenger.showing_list.get()
             on:click=move |_| messenger.showing_list.set(true)
         >
-            "Your conversations"
+            {move || t("header.conversations")}
         </button>
     };
     view! {
         <header class="header">
             <h1 class="title" data-testid="title">
-                {move || messenger.title.get()}
+                {move || {
+                    let title = messenger.title.get();
+                    // The loader's default title is the panel's own text.
+                    if title.is_empty() || title == "Messages" { t("panel.title") } else { title }
+                }}
             </h1>
             {list}
             {close}
@@ -67,7 +72,7 @@ pub fn Header() -> impl IntoView {
                 }}
             </p>
             <p class="connection-status" role="status" data-testid="connection-status">
-                {move || if messenger.reconnecting.get() { "Reconnecting…" } else { "" }}
+                {move || if messenger.reconnecting.get() { t("header.reconnecting") } else { String::new() }}
             </p>
         </header>
     }

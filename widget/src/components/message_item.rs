@@ -6,7 +6,18 @@ use messenger_wire::Author;
 
 use crate::clock;
 use crate::messenger::Messenger;
+use crate::texts::{t, tf};
 use crate::timeline::{Entry, Status};
+
+/// The key of the name screen readers read before a message of `author`.
+pub fn speaker_key(author: Author) -> &'static str {
+    match author {
+        Author::Customer => "author.customer",
+        Author::Agent => "author.agent",
+        Author::Bot => "author.bot",
+        Author::System => "author.system",
+    }
+}
 
 /// `entry`: what to draw; rows are re-created when it changes, so nothing
 /// in here needs to be reactive.
@@ -23,25 +34,20 @@ pub fn MessageItem(entry: Entry) -> impl IntoView {
         ..
     } = entry;
     // Read before the message by screen readers, which cannot see sides.
-    let speaker = match author {
-        Author::Customer => "You",
-        Author::Agent => "Support",
-        Author::Bot => "Bot",
-        Author::System => "Notice",
-    };
+    let speaker = t(speaker_key(author));
     let delivery = match (status, refusal, pending_id) {
-        (Some(Status::Sending), ..) => Some(view! { <span>"Sending…"</span> }.into_any()),
+        (Some(Status::Sending), ..) => Some(view! { <span>{t("delivery.sending")}</span> }.into_any()),
         (Some(Status::Waiting), ..) => Some(
-            view! { <span data-testid="delivery">"Not sent yet: will send when the connection is back"</span> }
+            view! { <span data-testid="delivery">{t("delivery.waiting")}</span> }
                 .into_any(),
         ),
         (Some(Status::Seen), ..) => {
-            Some(view! { <span class="seen" data-testid="delivery">"Seen"</span> }.into_any())
+            Some(view! { <span class="seen" data-testid="delivery">{t("delivery.seen")}</span> }.into_any())
         }
         (Some(Status::Failed), reason, client_id) => Some(
             view! {
                 <span class="failed" data-testid="delivery">
-                    "Not sent: "{reason.unwrap_or_else(|| "the server refused it.".to_owned())}
+                    {tf("delivery.failed", &[("reason", &reason.unwrap_or_else(|| t("delivery.refused")))])}
                 </span>
                 {client_id.map(|client_id| view! {
                     <button
@@ -50,7 +56,7 @@ pub fn MessageItem(entry: Entry) -> impl IntoView {
                         data-testid="remove"
                         on:click=move |_| messenger.remove(&client_id)
                     >
-                        "Remove"
+                        {t("delivery.remove")}
                     </button>
                 })}
             }

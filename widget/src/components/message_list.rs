@@ -11,6 +11,7 @@ use messenger_wire::Author;
 
 use crate::clock;
 use crate::components::{
+    claim_card::ClaimCard,
     day_separator::DaySeparator,
     email_form::{EmailForm, Purpose},
     email_invitation::EmailInvitation,
@@ -18,6 +19,7 @@ use crate::components::{
     resume_notice::ResumeNotice,
 };
 use crate::messenger::{History, Messenger};
+use crate::texts::t;
 use crate::timeline::{Entry, Status, Timeline};
 
 /// How close to the bottom (px) still counts as "reading the latest".
@@ -119,11 +121,11 @@ pub fn MessageList() -> impl IntoView {
                     on:click=load_earlier
                 >
                     {move || {
-                        if messenger.loading_earlier.get() {
-                            "Loading…"
+                        t(if messenger.loading_earlier.get() {
+                            "history.earlier_loading"
                         } else {
-                            "Show earlier messages"
-                        }
+                            "history.earlier"
+                        })
                     }}
                 </button>
             }
@@ -133,7 +135,7 @@ pub fn MessageList() -> impl IntoView {
         messenger.earlier_failed.get().then(|| {
             view! {
                 <p class="notice" role="status">
-                    "Earlier messages could not be loaded. Please try again."
+                    {t("history.earlier_failed")}
                 </p>
             }
         })
@@ -144,12 +146,12 @@ pub fn MessageList() -> impl IntoView {
     let nothing_yet = move || messenger.ready.get() && messenger.timeline.with(Timeline::is_empty);
     let history_notice = move || {
         if !nothing_yet() {
-            return "";
+            return String::new();
         }
         match messenger.history.get() {
-            History::Loaded => "",
-            History::Loading => "Loading messages…",
-            History::Failed => "Messages could not be loaded. Trying again…",
+            History::Loaded => String::new(),
+            History::Loading => t("history.loading"),
+            History::Failed => t("history.failed"),
         }
     };
     let placeholder = view! {
@@ -163,10 +165,11 @@ pub fn MessageList() -> impl IntoView {
                     messenger
                         .status
                         .with(|s| s.as_ref().and_then(|s| s.greeting.clone()))
-                        .unwrap_or_else(|| "Questions? We're here to help.".to_owned())
+                        .or_else(|| messenger.greeting.get())
+                        .unwrap_or_else(|| t("empty.greeting"))
                 }}
             </p>
-            <p>"Write us a message below and we'll reply right here."</p>
+            <p>{move || t("empty.hint")}</p>
             <ContinueEarlier />
         </div>
         <p class="notice history-notice" role="status">
@@ -177,21 +180,15 @@ pub fn MessageList() -> impl IntoView {
     view! {
         <div class="scroller" node_ref=scroller on:scroll=on_scroll>
             <ResumeNotice />
+            <ClaimCard />
             {earlier}
             {earlier_failed}
             {placeholder}
-            <div
+            // Not a live region itself: pages of history are not news. New
+            // messages from the team are read out by the announcer below.
+            <section
                 class="log"
-                role="log"
-                aria-live="polite"
-                aria-label="Messages"
-                // Pages of history are not news: keep screen readers from
-                // reading them out as they arrive.
-                aria-busy=move || {
-                    let busy = messenger.history.get() == History::Loading
-                        || messenger.loading_earlier.get();
-                    busy.then_some("true")
-                }
+                aria-label=move || t("messages.label")
                 data-testid="message-list"
             >
                 <For each=move || rows.get() key=|row| row.clone() let:row>
@@ -200,14 +197,17 @@ pub fn MessageList() -> impl IntoView {
                         Row::Message(entry) => Either::Right(view! { <MessageItem entry /> }),
                     }}
                 </For>
-            </div>
+            </section>
+            <p class="visually-hidden" aria-live="polite" data-testid="announcer">
+                {move || messenger.announcement.get()}
+            </p>
             <p class="typing" data-testid="typing" hidden=move || !messenger.agent_typing.get()>
                 <span class="dots" aria-hidden="true">
                     <span></span>
                     <span></span>
                     <span></span>
                 </span>
-                "Support is typing…"
+                {move || t("typing.agent")}
             </p>
             <EmailInvitation />
         </div>
@@ -234,11 +234,11 @@ fn ContinueEarlier() -> impl IntoView {
             hidden=move || !offered() || asking.get()
             on:click=move |_| asking.set(true)
         >
-            "Continue an earlier conversation"
+            {move || t("continue.button")}
         </button>
         <div class="continue" data-testid="continue-earlier-form" hidden=move || !shown.get()>
-            <p>"We'll email you a link that opens your conversations here."</p>
-            <EmailForm id="resume-link" button="Send me a link" purpose=Purpose::ResumeLink shown focus=shown />
+            <p>{move || t("continue.text")}</p>
+            <EmailForm id="resume-link" button="continue.send" purpose=Purpose::ResumeLink shown focus=shown />
         </div>
     }
 }

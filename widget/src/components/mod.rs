@@ -1,6 +1,7 @@
 //! The panel's view, one component per file.
 
 pub mod app;
+pub mod claim_card;
 pub mod composer;
 pub mod conversation_list;
 pub mod day_separator;

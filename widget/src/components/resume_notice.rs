@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::components::email_form::{EmailForm, Purpose};
 use crate::messenger::{Messenger, ResumeProblem};
+use crate::texts::t;
 
 #[component]
 pub fn ResumeNotice() -> impl IntoView {
@@ -21,7 +22,7 @@ pub fn ResumeNotice() -> impl IntoView {
             <button
                 type="button"
                 class="card-close"
-                aria-label="Dismiss"
+                aria-label=move || t("card.dismiss")
                 data-testid="resume-problem-dismiss"
                 on:click=move |_| problem.set(None)
             >
@@ -32,14 +33,14 @@ pub fn ResumeNotice() -> impl IntoView {
             </p>
             <p>
                 {move || {
-                    if problem.get() == Some(ResumeProblem::Unavailable) {
-                        "Reload the page to try again, or get a new link by email."
+                    t(if problem.get() == Some(ResumeProblem::Unavailable) {
+                        "resume.reload"
                     } else {
-                        "We can email you a new one."
-                    }
+                        "resume.new_link"
+                    })
                 }}
             </p>
-            <EmailForm id="new-link" button="Send me a new link" purpose=Purpose::ResumeLink shown focus=shown />
+            <EmailForm id="new-link" button="resume.send" purpose=Purpose::ResumeLink shown focus=shown />
         </section>
     }
 }
