@@ -179,29 +179,48 @@ async fn without_allowed_origins_the_api_sends_no_cors_headers() {
 }
 
 #[tokio::test]
-async fn cors_admits_only_the_configured_origins() {
+async fn cors_is_only_on_the_widget_configuration_and_the_customer_api_has_none() {
     let app = TestApp::spawn_with(|c| {
         c.allowed_origins = vec!["https://shop.example".parse().unwrap()];
     })
     .await;
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.api("/conversations"))
-            .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .header(
-                "access-control-request-headers",
-                "authorization, content-type",
-            )
-            .send()
-    };
-    let allowed = preflight("https://shop.example").await.unwrap();
-    assert_eq!(
-        header(&allowed, "access-control-allow-origin"),
-        "https://shop.example"
+    // The customer API is called by the frame, on our own origin: no CORS,
+    // not even for an allowed site.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.api("/conversations"))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
     );
-    let other = preflight("https://evil.example").await.unwrap();
-    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The widget's configuration, which host pages read, answers any
+    // origin (without credentials); the handler refuses unlisted ones.
+    let config = app
+        .client
+        .get(app.api("/sites/default/widget"))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.status(), StatusCode::OK);
+    assert_eq!(header(&config, "access-control-allow-origin"), "*");
+    assert!(
+        config
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
 }
 
 #[tokio::test]
