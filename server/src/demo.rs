@@ -1,6 +1,8 @@
 //! A demo host page on its own address, so the widget is seen embedded
-//! cross-origin exactly as on a customer's site, under a strict
-//! Content-Security-Policy (no inline script or style, no wasm on the host).
+//! cross-origin exactly as on a customer's site, under the strict
+//! Content-Security-Policy the README asks site owners to allow (no inline
+//! script or style, no wasm on the host): the loader is a script from the
+//! server, fetches the site's configuration from it, and frames its panel.
 
 use axum::Router;
 use axum::http::header;
@@ -14,8 +16,9 @@ const STYLE: &str = include_str!("demo/demo.css");
 pub fn router(api_origin: &str) -> Router {
     let page = PAGE.replace("{{API_ORIGIN}}", api_origin);
     let csp = format!(
-        "default-src 'none'; script-src {api_origin}; frame-src {api_origin}; \
-         style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
+        "default-src 'self'; script-src 'self' {api_origin}; frame-src {api_origin}; \
+         connect-src 'self' {api_origin}; style-src 'self' {api_origin}; \
+         img-src 'self' {api_origin} data:; base-uri 'none'; form-action 'none'"
     );
     Router::new()
         .route(
