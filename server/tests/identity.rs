@@ -11,7 +11,7 @@ mod support;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use messenger_wire::{CreatedSite, CustomerAccount, StartedConversation};
+use messenger_wire::{ConversationPage, CreatedSite, CustomerAccount, StartedConversation};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use support::{InboxClient, PASSWORD, TestApp, assert_error};
@@ -187,6 +187,20 @@ async fn send_on(app: &TestApp, site: &Site, token: &str, client_id: &str, body:
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
+/// The conversation a token opens, with all its messages (up to a page).
+async fn read_on(app: &TestApp, site: &Site, token: &str) -> ConversationPage {
+    let response = read_raw_on(app, site, token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn read_raw_on(app: &TestApp, site: &Site, token: &str) -> Response {
+    customer_request(app, reqwest::Method::GET, "/conversation", site, token)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn claim_raw(app: &TestApp, site: &Site, token: &str, jwt: &str) -> Response {
     customer_request(app, reqwest::Method::POST, "/customer/claim", site, token)
         .json(&json!({ "identity": jwt }))
@@ -245,13 +259,21 @@ async fn the_same_user_sees_the_same_conversations_on_two_devices() {
     assert_ne!(phone_token, first.token);
     assert!(phone_token.starts_with("mwc_"));
     assert_eq!(ids_of(&phone.customer), vec![first.conversation.id.clone()]);
-    let page = app.read(&phone_token, "").await;
+    let page = read_on(&app, &site, &phone_token).await;
     assert_eq!(page.conversation.id, first.conversation.id);
     assert_eq!(page.messages.len(), 1);
     assert_eq!(page.messages[0].body, "Where is my order?");
 
     // A second conversation from the phone shows on the laptop too.
     let second = start(&app, &site, Some(&phone_jwt)).await;
+    send_on(
+        &app,
+        &site,
+        &second.token,
+        "m2",
+        "And a question about returns",
+    )
+    .await;
     let on_laptop = account(&app, &site, &first.token).await;
     let mut both = vec![
         first.conversation.id.clone(),
@@ -480,7 +502,7 @@ async fn anonymous_conversations_join_only_by_claim_never_by_email() {
     both.sort();
     assert_eq!(ids_of(&claimed.customer), both);
     assert_eq!(
-        app.read(&claimed_token, "").await.conversation.id,
+        read_on(&app, &site, &claimed_token).await.conversation.id,
         anonymous.conversation.id
     );
     // Existing tokens (this device's and the other one's) follow.
@@ -492,7 +514,7 @@ async fn anonymous_conversations_join_only_by_claim_never_by_email() {
     // Another device of the verified user now sees the claimed history.
     let phone = identify(&app, &site, &identity(&app, &site, "user-7", json!({}))).await;
     assert_eq!(ids_of(&phone.customer), both);
-    assert_eq!(app.all_messages(&claimed_token).await.len(), 1);
+    assert_eq!(read_on(&app, &site, &claimed_token).await.messages.len(), 1);
 
     // Claiming again with a (now verified) token: nothing to claim.
     let response = claim_raw(&app, &site, &anonymous.token, &jwt).await;
@@ -571,7 +593,7 @@ async fn forget_ends_only_this_devices_token() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = account_raw(&app, &site, &laptop.token).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let response = app.read_raw(&laptop.token, "").await;
+    let response = read_raw_on(&app, &site, &laptop.token).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let response = forget_raw(&app, &site, &laptop.token).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
@@ -584,7 +606,13 @@ async fn forget_ends_only_this_devices_token() {
     send_on(&app, &site, &phone, "p1", "Still here").await;
     // Signing in again on the laptop brings the history back.
     let back = identify(&app, &site, &jwt).await;
-    assert_eq!(app.all_messages(&back.token.unwrap()).await.len(), 1);
+    assert_eq!(
+        read_on(&app, &site, &back.token.unwrap())
+            .await
+            .messages
+            .len(),
+        1
+    );
 
     // Without a token there is nothing to forget.
     let response = app
@@ -603,6 +631,7 @@ async fn profile_sets_unverified_details_unless_the_site_enforces_verification()
     let admin = admin(&app).await;
     let site = create_site(&admin, "Shop").await;
     let started = start(&app, &site, None).await;
+    send_on(&app, &site, &started.token, "q1", "A question").await;
 
     let response = profile_raw(
         &app,
