@@ -406,6 +406,15 @@ async fn an_identity_of_one_site_is_invalid_on_another() {
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let response = forget_raw(&app, &blog, &started.token).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // Nor can a shop visitor's anonymous conversation be claimed on the blog.
+    let anonymous = start(&app, &shop, None).await;
+    let blog_jwt = identity(&app, &blog, "user-1", json!({}));
+    let response = claim_raw(&app, &blog, &anonymous.token, &blog_jwt).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(
+        ids_of(&account(&app, &shop, &anonymous.token).await),
+        vec![anonymous.conversation.id.clone()]
+    );
     assert_eq!(
         account(&app, &shop, &started.token)
             .await
