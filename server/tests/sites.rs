@@ -390,6 +390,20 @@ async fn the_widget_configuration_speaks_the_customers_language_with_the_sites_w
     assert_eq!(english.text_color, "#ffffff");
     assert!(!english.texts.is_empty());
 
+    // A preflight (should a page send one) is answered for any origin,
+    // without credentials.
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.api(&format!("/sites/{key}/widget")))
+        .header("origin", B)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    assert_eq!(header(&preflight, "access-control-allow-credentials"), "");
+
     // Other origins are refused, unknown keys are not found.
     assert_error(
         widget(&app, &key, "en", A).await,
