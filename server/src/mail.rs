@@ -179,11 +179,11 @@ async fn resume_requests(state: &AppState) -> Result<(), sqlx::Error> {
         if requests.is_empty() {
             return Ok(());
         }
-        for (_, email) in requests {
+        for (site_id, email) in requests {
             let now = state.now_ms();
             let found = state
                 .store
-                .customer_by_email(&email, now - 3_600_000)
+                .customer_by_email(&site_id, &email, now - 3_600_000)
                 .await?;
             let Some((customer_id, page_url, recent)) = found else {
                 continue;

@@ -290,9 +290,10 @@ impl Store {
         sqlx::query(
             "INSERT INTO conversations
                  (id, token_hash, created_at, last_activity_at, last_seq, page_url, user_agent,
-                  language, customer_id, customer_email)
+                  language, customer_id, customer_email, customer_name)
              VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6, ?7,
-                     (SELECT email FROM customers WHERE id = ?7))",
+                     (SELECT email FROM customers WHERE id = ?7),
+                     (SELECT name FROM customers WHERE id = ?7))",
         )
         .bind(&conversation.id)
         .bind(token_hash)

@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use messenger_server::clock::Clock;
-use messenger_wire::{CustomerAccount, StartedConversation};
+use messenger_wire::{CreatedSite, CustomerAccount, StartedConversation};
 use reqwest::StatusCode;
 use serde_json::json;
 use smtp::{Mail, SmtpSink};
@@ -375,6 +375,41 @@ async fn resume_links_are_asked_for_with_one_answer_for_any_address_and_expire()
     assert_eq!(sink.messages().len(), mails.len());
     assert_eq!(mails.len(), 6);
     drop(started);
+}
+
+#[tokio::test]
+async fn a_resume_link_is_sent_only_for_the_site_it_was_asked_on() {
+    let mut sink = SmtpSink::start().await;
+    let app = spawn(&sink).await;
+    // Ana wrote to the default site and left her address there.
+    customer_with_email(&app, "ana@example.com").await;
+    app.create_admin("admin@example.com").await;
+    let admin = app.login("admin@example.com", PASSWORD).await;
+    let response = admin.post("/sites", json!({ "name": "Other shop" })).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let other: CreatedSite = response.json().await.unwrap();
+
+    let ask = |site: &str| {
+        app.client
+            .post(app.api("/resume-links"))
+            .header("x-messenger-site", site)
+            .json(&json!({ "email": "ana@example.com" }))
+            .send()
+    };
+    // Asked on the other site, where she never wrote: no mail, although
+    // the address is known to the server.
+    assert_eq!(
+        ask(&other.site.key).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    pass(&app).await;
+    // Asked on her own site: the one mail.
+    assert_eq!(ask("default").await.unwrap().status(), StatusCode::ACCEPTED);
+    pass(&app).await;
+    let mails = sink.wait_for_messages(1, WAIT).await;
+    pass(&app).await;
+    assert_eq!(sink.messages().len(), 1, "one mail, for her own site only");
+    assert!(mails[0].to[0].eq_ignore_ascii_case("ana@example.com"));
 }
 
 #[tokio::test]

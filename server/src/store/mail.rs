@@ -237,23 +237,24 @@ impl Store {
     pub async fn take_resume_requests(
         &self,
         limit: i64,
-    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
         sqlx::query(
             "DELETE FROM resume_requests WHERE id IN
                  (SELECT id FROM resume_requests ORDER BY id LIMIT ?)
-             RETURNING id, email",
+             RETURNING site_id, email",
         )
         .bind(limit)
-        .map(|row: SqliteRow| (row.get("id"), row.get("email")))
+        .map(|row: SqliteRow| (row.get("site_id"), row.get("email")))
         .fetch_all(&self.write)
         .await
     }
 
-    /// The customer with this (subscribed or not) address who was active
-    /// last, the page their latest conversation started on, and how many
+    /// The customer of `site_id` with this (subscribed or not) address who
+    /// was active last (a site's customers are never another site's), the page their latest conversation started on, and how many
     /// resume links they were sent since `since`.
     pub async fn customer_by_email(
         &self,
+        site_id: &str,
         email: &str,
         since: i64,
     ) -> Result<Option<(String, Option<String>, i64)>, sqlx::Error> {
@@ -264,13 +265,14 @@ impl Store {
                     (SELECT count(*) FROM resume_links l
                      WHERE l.customer_id = u.id AND l.created_at >= ?2) AS recent
              FROM customers u
-             WHERE u.email = ?1
+             WHERE u.email = ?1 AND u.site_id = ?3
              ORDER BY (SELECT max(c.last_activity_at) FROM conversations c
                        WHERE c.customer_id = u.id) DESC
              LIMIT 1",
         )
         .bind(email)
         .bind(since)
+        .bind(site_id)
         .map(|row: SqliteRow| (row.get("id"), row.get("page_url"), row.get("recent")))
         .fetch_optional(&self.read)
         .await
