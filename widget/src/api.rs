@@ -268,11 +268,6 @@ pub fn set_site(key: &str, origin: Option<&str>) {
     SITE.with(|s| *s.borrow_mut() = (key.to_owned(), origin.map(str::to_owned)));
 }
 
-/// The site's key requests name.
-pub fn site_key() -> String {
-    SITE.with(|s| s.borrow().0.clone())
-}
-
 fn site(request: RequestBuilder) -> RequestBuilder {
     SITE.with(|s| {
         let (key, origin) = &*s.borrow();
@@ -282,17 +277,6 @@ fn site(request: RequestBuilder) -> RequestBuilder {
             None => request,
         }
     })
-}
-
-/// What the panel knows of the site when the loader sent no configuration
-/// (standalone): asked for with the browser's languages.
-pub async fn widget_config(languages: &str) -> Result<crate::site::Config, ApiError> {
-    let key = site_key();
-    let request = site(Request::get(&format!("{API_PREFIX}/sites/{key}/widget")))
-        .query([("lang", languages)])
-        .credentials(RequestCredentials::Omit)
-        .build();
-    send(request).await
 }
 
 #[derive(serde::Serialize)]

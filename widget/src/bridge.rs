@@ -34,7 +34,7 @@ const STANDALONE_KEY: &str = "messenger:standalone";
 const DEFAULT_TITLE: &str = "Messages";
 
 /// What the host page tells the panel.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Debug)]
 pub enum HostEvent {
     Init(Box<Init>),
     Visibility {
@@ -56,17 +56,29 @@ pub enum HostEvent {
 
 /// The argument of the host page's `identify` call: a signed identity
 /// (a JWT from the site's backend) and/or unverified contact details.
-#[derive(Deserialize, Clone, Default, PartialEq, Eq, Debug)]
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct Identity {
-    #[serde(default)]
     pub token: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub email: Option<String>,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug)]
+impl Identity {
+    /// Reads the identify call's argument (an object), field by field.
+    fn from_js(value: &JsValue) -> Option<Self> {
+        if !value.is_object() {
+            return None;
+        }
+        let text = |name: &str| js_sys::Reflect::get(value, &name.into()).ok()?.as_string();
+        Some(Identity {
+            token: text("token"),
+            name: text("name"),
+            email: text("email"),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Init {
     pub token: Option<String>,
     /// The highest `seq` the customer has seen.
@@ -141,20 +153,7 @@ struct IncomingInit {
     page: Option<String>,
     #[serde(default)]
     site: Option<String>,
-    #[serde(default)]
-    config: Option<Config>,
-    #[serde(default)]
-    identity: Option<Identity>,
-}
-
-#[derive(Deserialize)]
-struct IncomingConfig {
-    config: Config,
-}
-
-#[derive(Deserialize)]
-struct IncomingIdentify {
-    identity: Identity,
+    // `config` and `identity` are read apart, field by field.
 }
 
 /// A message that arrived live, as the host page's `message-received`
@@ -398,8 +397,10 @@ impl Bridge {
                 Some(HostEvent::Init(Box::new(Init {
                     site,
                     origin: Some(origin),
-                    config: init.config,
-                    identity: init.identity,
+                    config: field("config")
+                        .filter(JsValue::is_object)
+                        .map(|c| Config::from_js(&c)),
+                    identity: field("identity").and_then(|i| Identity::from_js(&i)),
                     token: init.token.filter(|t| !t.is_empty()),
                     seen: init.seen,
                     outbox: parse_outbox(&data),
@@ -423,16 +424,10 @@ impl Bridge {
             "mw:lead" => Some(HostEvent::Lead),
             "mw:shared" => Some(HostEvent::Shared(field("data")?.as_string()?)),
             "mw:stored" => Some(HostEvent::Stored(parse_outbox(&data))),
-            "mw:config" => {
-                let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
-                let incoming: IncomingConfig = serde_json::from_str(&text).ok()?;
-                Some(HostEvent::Config(incoming.config))
-            }
-            "mw:identify" => {
-                let text = js_sys::JSON::stringify(&data).ok()?.as_string()?;
-                let incoming: IncomingIdentify = serde_json::from_str(&text).ok()?;
-                Some(HostEvent::Identify(incoming.identity))
-            }
+            "mw:config" => Some(HostEvent::Config(Config::from_js(
+                &field("config").filter(JsValue::is_object)?,
+            ))),
+            "mw:identify" => Some(HostEvent::Identify(Identity::from_js(&field("identity")?)?)),
             "mw:reset" => Some(HostEvent::Reset),
             _ => None,
         }

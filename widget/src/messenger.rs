@@ -191,9 +191,8 @@ impl Messenger {
             HostEvent::Init(init) => {
                 let init = *init;
                 api::set_site(&init.site, init.origin.as_deref());
-                match init.config {
-                    Some(config) => self.configure(&config),
-                    None => spawn_local(self.fetch_config()),
+                if let Some(config) = init.config {
+                    self.configure(&config);
                 }
                 self.title.set(init.title);
                 self.page.set_value(init.page);
@@ -228,7 +227,15 @@ impl Messenger {
                 spawn_local(self.flush_outbox());
             }
             HostEvent::Visibility { open } => self.open.set(open),
-            HostEvent::Config(config) => self.configure(&config),
+            // Another language: the panel is drawn afresh, from the
+            // loader's next `mw:init` (which carries the new config).
+            HostEvent::Config(config) => {
+                if config.lang() != crate::site::current_lang() {
+                    _ = window().location().reload();
+                } else {
+                    self.configure(&config);
+                }
+            }
             HostEvent::Identify(identity) => spawn_local(self.identify(identity)),
             HostEvent::Reset => spawn_local(self.reset()),
             HostEvent::Lead => self.take_lead(),
@@ -888,21 +895,6 @@ impl Messenger {
         self.identity_required.set_value(config.identity_required);
     }
 
-    /// Without a configuration from the loader (standalone), asks the
-    /// server for the site's, in the browser's languages.
-    async fn fetch_config(self) {
-        let languages = window()
-            .navigator()
-            .languages()
-            .iter()
-            .filter_map(|l| l.as_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        if let Ok(config) = api::widget_config(&languages).await {
-            self.configure(&config);
-        }
-    }
-
     /// Messages from the team that arrived live (newer than any shown):
     /// told to the host page's listeners and read out by screen readers.
     fn announce_new(self, messages: &[Message]) {
@@ -1085,10 +1077,14 @@ impl Messenger {
 /// The stable code of a failed call, for the host page's console.
 fn error_code(error: &ApiError) -> String {
     match error {
-        ApiError::Status { code, .. } => serde_json::to_value(code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "error".to_owned()),
+        ApiError::Status { code, status, .. } => match code {
+            ErrorCode::IdentityInvalid => "identity_invalid".to_owned(),
+            ErrorCode::IdentityExpired => "identity_expired".to_owned(),
+            ErrorCode::IdentityNotConfigured => "identity_not_configured".to_owned(),
+            ErrorCode::IdentityRequired => "identity_required".to_owned(),
+            ErrorCode::OriginNotAllowed => "origin_not_allowed".to_owned(),
+            _ => format!("http_{status}"),
+        },
         ApiError::Network => "network".to_owned(),
         ApiError::Decode => "decode".to_owned(),
     }

@@ -4,31 +4,38 @@
 //! greeting. Read leniently: a field missing or malformed falls back to the
 //! panel's defaults rather than failing the panel.
 
-use std::collections::HashMap;
+use wasm_bindgen::JsValue;
 
-use serde::Deserialize;
-
-#[derive(Deserialize, Clone, Default, PartialEq, Eq, Debug)]
+/// Read field by field from the JavaScript object (no serde: its code would
+/// cost the panel's download more than this).
+#[derive(Clone, Default, Debug)]
 pub struct Config {
-    #[serde(default)]
-    pub site: Option<String>,
-    #[serde(default)]
     pub color: Option<String>,
-    #[serde(default)]
     pub text_color: Option<String>,
-    #[serde(default)]
     pub greeting: Option<String>,
-    #[serde(default)]
     pub language: Option<String>,
-    #[serde(default)]
     pub dir: Option<String>,
-    #[serde(default)]
-    pub texts: HashMap<String, String>,
-    #[serde(default)]
+    /// key → text, a JavaScript object (see [`crate::texts`]).
+    pub texts: JsValue,
     pub identity_required: bool,
 }
 
 impl Config {
+    /// Reads the `WidgetConfig` object the loader posted.
+    pub fn from_js(value: &JsValue) -> Self {
+        let field = |name: &str| js_sys::Reflect::get(value, &name.into()).unwrap_or_default();
+        let text = |name: &str| field(name).as_string();
+        Config {
+            color: text("color"),
+            text_color: text("text_color"),
+            greeting: text("greeting"),
+            language: text("language"),
+            dir: text("dir"),
+            texts: field("texts"),
+            identity_required: field("identity_required").as_bool().unwrap_or(false),
+        }
+    }
+
     /// The brand colour and the text colour drawn on it, if the colour is
     /// one (`#rgb` or `#rrggbb`). The text colour is computed here too, with
     /// the server's own rule, so a hand-edited config cannot make text
@@ -64,6 +71,14 @@ impl Config {
 /// Applies `config` to the page: `lang` and `dir` of `<html>`, the texts,
 /// the dates' locale, and the brand colours as CSS custom properties
 /// (through the CSSOM, which the frame's `style-src 'self'` allows).
+/// The `lang` of the page (`en` before any configuration).
+pub fn current_lang() -> String {
+    leptos::prelude::document()
+        .document_element()
+        .and_then(|root| root.get_attribute("lang"))
+        .unwrap_or_else(|| "en".to_owned())
+}
+
 pub fn apply(config: &Config) {
     let lang = config.lang();
     if let Some(root) = leptos::prelude::document().document_element() {
@@ -80,7 +95,8 @@ pub fn apply(config: &Config) {
         }
     }
     crate::clock::set_language(&lang);
-    crate::texts::set(crate::texts::Texts::new(config.texts.clone()));
+    #[cfg(target_arch = "wasm32")]
+    crate::texts::set(config.texts.clone());
 }
 
 #[cfg(test)]
@@ -116,18 +132,5 @@ mod tests {
             Some(("#2563eb".to_owned(), "#ffffff"))
         );
         assert_eq!(config("red; display:none").brand(), None);
-    }
-
-    #[test]
-    fn the_whole_widget_config_of_the_server_is_read() {
-        let text = r##"{"site":"mws_0123456789abcdef01234567","name":"Acme","color":"#2563eb",
-            "text_color":"#ffffff","position":"right","offset_x":20,"offset_y":20,
-            "z_index":2147483000,"greeting":null,"language":"de","dir":"ltr",
-            "texts":{"composer.send":"Senden"},"identity_required":true}"##;
-        let config: Config = serde_json::from_str(text).unwrap();
-        assert_eq!(config.lang(), "de");
-        assert_eq!(config.texts["composer.send"], "Senden");
-        assert!(config.identity_required);
-        assert_eq!(config.greeting, None);
     }
 }

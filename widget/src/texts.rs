@@ -6,39 +6,23 @@
 //! it. A key missing from the configuration falls back to English, and a
 //! key missing from English shows as itself (a bug, but never a blank).
 //! Placeholders are written `{name}`, see [`fill`].
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
-use leptos::prelude::*;
+//!
+//! In the browser both tables stay JavaScript objects (`JSON.parse`d, looked
+//! up with `Reflect.get`): a Rust map and its serde code would cost the
+//! panel's download several kilobytes.
 
 /// The compiled-in English catalog.
-const ENGLISH: &str = include_str!("../../server/i18n/en.json");
+pub const ENGLISH: &str = include_str!("../../server/i18n/en.json");
 
-fn english() -> &'static HashMap<String, String> {
-    static TABLE: OnceLock<HashMap<String, String>> = OnceLock::new();
-    TABLE.get_or_init(|| serde_json::from_str(ENGLISH).unwrap_or_default())
-}
-
-/// A language's texts as the server sent them (possibly partial).
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
-pub struct Texts {
-    table: HashMap<String, String>,
-}
-
-impl Texts {
-    pub fn new(table: HashMap<String, String>) -> Self {
-        Texts { table }
-    }
-
-    /// The text of `key`: this table's, else English, else the key itself.
-    pub fn get(&self, key: &str) -> String {
-        self.table
-            .get(key)
-            .or_else(|| english().get(key))
-            .cloned()
-            .unwrap_or_else(|| key.to_owned())
-    }
+/// The text of `key`: the site's (`site`), else English, else the key.
+pub fn lookup(
+    key: &str,
+    site: impl Fn(&str) -> Option<String>,
+    english: impl Fn(&str) -> Option<String>,
+) -> String {
+    site(key)
+        .or_else(|| english(key))
+        .unwrap_or_else(|| key.to_owned())
 }
 
 /// `template` with each `{name}` replaced by its value; an unknown
@@ -70,21 +54,58 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-thread_local! {
-    static CURRENT: RwSignal<Texts> = RwSignal::new(Texts::default());
+#[cfg(target_arch = "wasm32")]
+mod table {
+    use std::cell::RefCell;
+    use wasm_bindgen::JsValue;
+
+    thread_local! {
+        static ENGLISH: JsValue = js_sys::JSON::parse(super::ENGLISH).unwrap_or(JsValue::NULL);
+        static SITE: RefCell<JsValue> = const { RefCell::new(JsValue::NULL) };
+    }
+
+    fn get(table: &JsValue, key: &str) -> Option<String> {
+        if !table.is_object() {
+            return None;
+        }
+        js_sys::Reflect::get(table, &key.into()).ok()?.as_string()
+    }
+
+    pub fn set(texts: JsValue) {
+        SITE.with(|site| *site.borrow_mut() = texts);
+    }
+
+    pub fn t(key: &str) -> String {
+        super::lookup(
+            key,
+            |key| SITE.with(|site| get(&site.borrow(), key)),
+            |key| ENGLISH.with(|english| get(english, key)),
+        )
+    }
 }
 
-/// Replaces the panel's texts (from `mw:init` or `mw:config`); every text
-/// shown through [`t`] in a reactive closure follows.
-pub fn set(texts: Texts) {
-    CURRENT.with(|current| current.set(texts));
+#[cfg(not(target_arch = "wasm32"))]
+mod table {
+    /// Natively (unit tests): English only.
+    pub fn t(key: &str) -> String {
+        let english: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(super::ENGLISH).unwrap_or_default();
+        super::lookup(
+            key,
+            |_| None,
+            |key| english.get(key)?.as_str().map(str::to_owned),
+        )
+    }
 }
 
-/// The text of `key` in the panel's language (tracked: a view that reads
-/// it changes with the language).
-pub fn t(key: &str) -> String {
-    CURRENT.with(|current| current.with(|texts| texts.get(key)))
-}
+/// Sets the site's texts (an object, key → text, from `mw:init`), before
+/// the panel is drawn. The panel's static texts are read once, as it is
+/// built (a change of language reloads it).
+#[cfg(target_arch = "wasm32")]
+pub use table::set;
+
+/// The text of `key` in the panel's language.
+pub use table::t;
 
 /// [`t`] with placeholders filled, see [`fill`].
 pub fn tf(key: &str, values: &[(&str, &str)]) -> String {
@@ -94,6 +115,7 @@ pub fn tf(key: &str, values: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     const CATALOGS: [(&str, &str); 5] = [
         ("en", include_str!("../../server/i18n/en.json")),
@@ -133,13 +155,12 @@ mod tests {
 
     #[test]
     fn a_site_text_replaces_the_default_and_a_missing_one_falls_back_to_english() {
-        let texts = Texts::new(HashMap::from([(
-            "composer.placeholder".to_owned(),
-            "Frag uns".to_owned(),
-        )]));
-        assert_eq!(texts.get("composer.placeholder"), "Frag uns");
-        assert_eq!(texts.get("composer.send"), "Send");
-        assert_eq!(texts.get("no.such.key"), "no.such.key");
+        let site = BTreeMap::from([("composer.placeholder", "Frag uns")]);
+        let site = |key: &str| site.get(key).map(|t| t.to_string());
+        let english = |key: &str| (key == "composer.send").then(|| "Send".to_owned());
+        assert_eq!(lookup("composer.placeholder", site, english), "Frag uns");
+        assert_eq!(lookup("composer.send", site, english), "Send");
+        assert_eq!(lookup("no.such.key", site, english), "no.such.key");
         assert_eq!(t("launcher.open"), "Open messages");
         assert_eq!(
             tf("launcher.unread", &[("count", "4")]),
@@ -149,7 +170,7 @@ mod tests {
 
     #[test]
     fn every_catalog_has_every_english_key_with_the_same_placeholders() {
-        let english: HashMap<String, String> = serde_json::from_str(CATALOGS[0].1).unwrap();
+        let english: BTreeMap<String, String> = serde_json::from_str(CATALOGS[0].1).unwrap();
         for key in [
             "launcher.open",
             "launcher.close",
@@ -159,7 +180,7 @@ mod tests {
             assert!(english.contains_key(key), "{key} missing");
         }
         for (lang, text) in CATALOGS {
-            let table: HashMap<String, String> =
+            let table: BTreeMap<String, String> =
                 serde_json::from_str(text).unwrap_or_else(|e| panic!("{lang}.json: {e}"));
             assert_eq!(table.len(), english.len(), "{lang}.json has other keys");
             for (key, en) in &english {

@@ -17,9 +17,23 @@ use crate::texts::t;
 pub fn App() -> impl IntoView {
     let bridge = Bridge::new();
     let messenger = Messenger::new(bridge);
-    provide_context(messenger);
-    provide_context(Account::new(messenger));
-    bridge.listen(move |event| messenger.handle(event));
+    let account = Account::new(messenger);
+    // The panel is drawn once `mw:init` has brought the site's language and
+    // texts (at once when standalone): every text is read once, as the panel
+    // is built. Mounted apart rather than behind a reactive `ready`, which
+    // would make the whole view rebuildable, and the download much larger.
+    let drawn = StoredValue::new(false);
+    bridge.listen(move |event| {
+        messenger.handle(event);
+        if messenger.ready.get_untracked() && !drawn.get_value() {
+            drawn.set_value(true);
+            leptos::mount::mount_to_body(move || {
+                provide_context(messenger);
+                provide_context(account);
+                panel()
+            });
+        }
+    });
     sync::start(messenger);
 
     // Esc anywhere in the panel asks the loader to close it (the loader then
@@ -30,9 +44,12 @@ pub fn App() -> impl IntoView {
             bridge.close();
         }
     });
+}
 
-    // Both views stay in the page, one hidden: built once, never rebuilt
-    // (which also keeps the panel's download small).
+/// Both views stay in the page, one hidden: built once, never rebuilt
+/// (which also keeps the panel's download small).
+fn panel() -> impl IntoView {
+    let messenger = expect_context::<Messenger>();
     view! {
         <main class="panel" data-testid="panel">
             <Header />

@@ -33,9 +33,9 @@ pub fn ClaimCard() -> impl IntoView {
             hidden=move || messenger.claim_offer.with(Option::is_none)
         >
             <h2 class="card-title" id="claim-title">
-                {move || t("claim.title")}
+                {t("claim.title")}
             </h2>
-            <p>{move || t("claim.text")}</p>
+            <p>{t("claim.text")}</p>
             <div class="claim-actions">
                 <button
                     type="button"
@@ -44,7 +44,7 @@ pub fn ClaimCard() -> impl IntoView {
                     disabled=move || busy.get()
                     on:click=add
                 >
-                    {move || t("claim.add")}
+                    {t("claim.add")}
                 </button>
                 <button
                     type="button"
@@ -52,7 +52,7 @@ pub fn ClaimCard() -> impl IntoView {
                     data-testid="claim-later"
                     on:click=move |_| messenger.claim_offer.set(None)
                 >
-                    {move || t("claim.later")}
+                    {t("claim.later")}
                 </button>
             </div>
             <p class="field-error" role="alert" data-testid="claim-error">

@@ -77,16 +77,16 @@ pub fn Composer() -> impl IntoView {
                 node_ref=input
                 class="input"
                 data-testid="composer-input"
-                aria-label=move || t("composer.label")
+                aria-label=t("composer.label")
                 aria-invalid=move || error.with(Option::is_some).then_some("true")
                 aria-describedby="composer-error"
-                placeholder=move || t("composer.placeholder")
+                placeholder=t("composer.placeholder")
                 rows="1"
                 bind:value=text
                 on:input=on_input
                 on:keydown=on_keydown
             ></textarea>
-            <button type="submit" class="send" data-testid="send" aria-label=move || t("composer.send")>
+            <button type="submit" class="send" data-testid="send" aria-label=t("composer.send")>
                 <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
                     <path d="M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z" />
                 </svg>

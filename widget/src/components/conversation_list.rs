@@ -102,10 +102,10 @@ pub fn ConversationList() -> impl IntoView {
         >
             <div class="list-bar">
                 <button type="button" class="link-button" data-testid="list-back" on:click=back>
-                    {move || t("list.back")}
+                    {t("list.back")}
                 </button>
                 <h2 class="list-title" id="list-title" tabindex="-1" node_ref=heading>
-                    {move || t("list.title")}
+                    {t("list.title")}
                 </h2>
             </div>
             <button
@@ -114,7 +114,7 @@ pub fn ConversationList() -> impl IntoView {
                 data-testid="new-conversation"
                 on:click=new_conversation
             >
-                {move || t("list.new")}
+                {t("list.new")}
             </button>
             <p class="notice history-notice" role="status">
                 {notice}
@@ -125,7 +125,7 @@ pub fn ConversationList() -> impl IntoView {
                     hidden=move || account.state.with(|s| *s != Loaded::Failed)
                     on:click=move |_| account.load()
                 >
-                    {move || t("list.retry")}
+                    {t("list.retry")}
                 </button>
             </p>
             <ul class="conversations list-scroller" data-testid="conversations">

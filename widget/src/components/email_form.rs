@@ -87,7 +87,7 @@ pub fn EmailForm(
 
     view! {
         <form class="email-form" novalidate on:submit=submit>
-            <label for=format!("{id}-email")>{move || t("email.label")}</label>
+            <label for=format!("{id}-email")>{t("email.label")}</label>
             <div class="email-row">
                 <input
                     node_ref=input
@@ -105,7 +105,7 @@ pub fn EmailForm(
                     data-testid=format!("{id}-send")
                     disabled=move || busy.get()
                 >
-                    {move || t(button)}
+                    {t(button)}
                 </button>
             </div>
             <p class="field-error" id=format!("{id}-error") role="alert" data-testid=format!("{id}-error")>

@@ -51,7 +51,7 @@ pub fn EmailInvitation() -> impl IntoView {
             {line}
             " "
             <button type="button" class="link-button" data-testid="email-change" on:click=move |_| changing.set(true)>
-                {move || t("email.change")}
+                {t("email.change")}
             </button>
         </p>
         <section
@@ -70,9 +70,9 @@ pub fn EmailInvitation() -> impl IntoView {
                 "×"
             </button>
             <h2 class="card-title" id="email-card-title">
-                {move || t("email.card_title")}
+                {t("email.card_title")}
             </h2>
-            <p>{move || t("email.card_text")}</p>
+            <p>{t("email.card_text")}</p>
             <EmailForm id="invite" button="email.save" purpose=Purpose::Replies shown=card focus=changing />
         </section>
     }

@@ -19,7 +19,7 @@ pub fn Header() -> impl IntoView {
             <button
                 type="button"
                 class="icon-button"
-                aria-label=move || t("header.close")
+                aria-label=t("header.close")
                 data-testid="close"
                 on:click=move |_| messenger.bridge.close()
             >
@@ -38,7 +38,7 @@ pub fn Header() -> impl IntoView {
             hidden=move || messenger.customer_token().is_none() || messenger.showing_list.get()
             on:click=move |_| messenger.showing_list.set(true)
         >
-            {move || t("header.conversations")}
+            {t("header.conversations")}
         </button>
     };
     view! {

@@ -169,7 +169,7 @@ pub fn MessageList() -> impl IntoView {
                         .unwrap_or_else(|| t("empty.greeting"))
                 }}
             </p>
-            <p>{move || t("empty.hint")}</p>
+            <p>{t("empty.hint")}</p>
             <ContinueEarlier />
         </div>
         <p class="notice history-notice" role="status">
@@ -188,7 +188,7 @@ pub fn MessageList() -> impl IntoView {
             // messages from the team are read out by the announcer below.
             <section
                 class="log"
-                aria-label=move || t("messages.label")
+                aria-label=t("messages.label")
                 data-testid="message-list"
             >
                 <For each=move || rows.get() key=|row| row.clone() let:row>
@@ -207,7 +207,7 @@ pub fn MessageList() -> impl IntoView {
                     <span></span>
                     <span></span>
                 </span>
-                {move || t("typing.agent")}
+                {t("typing.agent")}
             </p>
             <EmailInvitation />
         </div>
@@ -234,10 +234,10 @@ fn ContinueEarlier() -> impl IntoView {
             hidden=move || !offered() || asking.get()
             on:click=move |_| asking.set(true)
         >
-            {move || t("continue.button")}
+            {t("continue.button")}
         </button>
         <div class="continue" data-testid="continue-earlier-form" hidden=move || !shown.get()>
-            <p>{move || t("continue.text")}</p>
+            <p>{t("continue.text")}</p>
             <EmailForm id="resume-link" button="continue.send" purpose=Purpose::ResumeLink shown focus=shown />
         </div>
     }

@@ -22,7 +22,7 @@ pub fn ResumeNotice() -> impl IntoView {
             <button
                 type="button"
                 class="card-close"
-                aria-label=move || t("card.dismiss")
+                aria-label=t("card.dismiss")
                 data-testid="resume-problem-dismiss"
                 on:click=move |_| problem.set(None)
             >
