@@ -56,6 +56,11 @@ scenario('on a phone the open panel fills the screen and the host page does not 
   // Closed (from inside, with Escape), the page scrolls again and its own style is back.
   await messenger.composer.press('Escape');
   await messenger.frameElement.waitFor({ state: 'hidden' });
+  assert.equal(
+    await page.evaluate(() => document.activeElement.shadowRoot?.activeElement?.getAttribute('data-testid')),
+    'launcher',
+    'the focus is back on the launcher',
+  );
   assert.equal(await page.evaluate(() => document.documentElement.style.getPropertyValue('overflow')), '');
   assert.equal(await page.evaluate(() => document.documentElement.getAttribute('style') || null), htmlStyle || null);
   await swipe(page, 500);

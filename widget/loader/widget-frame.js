@@ -85,8 +85,9 @@
 
   ctx.attach({
     open: setOpen,
-    identify: () => post({ type: 'mw:identify', identity: ctx.identity }),
-    config: () => post({ type: 'mw:config', config: ctx.config }),
+    // (A frame not ready yet gets both in its mw:init.)
+    identify: () => frameReady && post({ type: 'mw:identify', identity: ctx.identity }),
+    config: () => frameReady && post({ type: 'mw:config', config: ctx.config }),
     reset() {
       if (frameReady) {
         resetting = true;
