@@ -7,7 +7,10 @@
 //! nothing), `mw:token {token}`, `mw:seen {seq}`, `mw:unread {count}`,
 //! `mw:outbox {id, message?}` (remove the outbox entry `id`, then, if given,
 //! store `message` as the last one), `mw:share {data}` (relay to the other
-//! tabs), `mw:close`. Loader → frame: `mw:init {token, seen, outbox, title,
+//! tabs), `mw:close`, `mw:event {name: "message-received", detail}` (a reply
+//! that arrived live), `mw:identified {ok, error?}`. Also `mw:config {config}`
+//! (another language), `mw:identify {identity}` and `mw:reset` from the
+//! loader; `mw:init` carries `site`, `config` and `identity` too. Loader → frame: `mw:init {token, seen, outbox, title,
 //! open, lead, resume, page}` (`resume`: the code of a resume link the host
 //! page was opened with, see [`resume_code`]; `page`: the host page's URL,
 //! recorded with a new conversation so emailed links lead back to it), `mw:visibility {open}`, `mw:lead` (this tab now leads) and

@@ -17,7 +17,11 @@
 //! - [`api`]: every HTTP call, with typed errors.
 //! - [`bridge`]: the `postMessage` protocol with the loader, and the
 //!   standalone (development) mode.
-//! - [`clock`], [`ids`]: local time labels; client-generated message ids.
+//! - [`clock`], [`ids`]: local time labels (in the panel's language, through
+//!   the browser's `Intl`); client-generated message ids.
+//! - [`texts`]: every text by key (`server/i18n/*.json`), with the site's
+//!   language and overrides; [`site`]: the site's configuration applied to
+//!   the page (`lang`, `dir`, brand colours, greeting).
 //!
 //! Message text is only ever rendered as text nodes, never as HTML.
 
