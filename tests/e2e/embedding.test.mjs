@@ -20,20 +20,18 @@ scenario('an origin not on the site\'s list gets no launcher and cannot frame th
   await eventually(() => assert.equal(warnings.filter((w) => w.startsWith('Messenger:')).length, 1), {
     what: "the loader's warning",
   });
-  await profile.settled();
+  // (The warning comes once the loader has given up: nothing is drawn after it.)
   assert.equal(await page.locator('messenger-widget').count(), 0, 'no launcher, no element at all');
   assert.equal(await page.evaluate(() => document.querySelectorAll('iframe').length), 0);
 
   // A page framing the panel by hand: the browser refuses to show it.
   const framing = `<iframe data-testid="forced" src="${server}/frame/?site=${key}" title="forced"></iframe>`;
   await page.goto(world.host.page('/forced', embedHtml({ serverOrigin: server, body: framing, embed: false })));
-  const response = await eventually(async () => {
+  // Chromium shows its error page in place of a page that refuses the frame.
+  await eventually(async () => {
     const frame = page.frames().find((f) => f !== page.mainFrame());
-    assert.ok(frame, 'the iframe exists');
-    return frame;
+    assert.match(frame?.url() ?? '', /^chrome-error:/, "the panel's page is refused");
   });
-  await profile.settled();
-  assert.notEqual(response.url(), `${server}/frame/?site=${key}`, `the panel's page did not load: ${response.url()}`);
   assert.equal(await page.frameLocator('[data-testid=forced]').locator('[data-testid=panel]').count(), 0);
 
   // The same site admits its own origins: the check above can see a panel.
