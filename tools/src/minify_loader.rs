@@ -1,7 +1,8 @@
-//! `minify-loader IN OUT`: minifies the loader script (plain JavaScript that
-//! every host page downloads) from its readable source into the build.
-//! Run by `scripts/build-widget.sh` after Trunk; the browser tests and the
-//! size budgets then run against its output.
+//! `minify-loader IN OUT`: minifies a loader script (plain JavaScript:
+//! `widget.js`, which every host page downloads, and `widget-frame.js`, its
+//! second half, fetched once a panel is needed) from its readable source into
+//! the build. Run by `scripts/build-widget.sh` after Trunk, once per file; the
+//! browser tests and the size budgets then run against its output.
 //!
 //! minify-js 0.5.6 (Trunk's own JavaScript minifier) rewrites string
 //! literals as template literals and gets escape sequences in them wrong

@@ -304,6 +304,7 @@
     document[Symbol.for('messenger-frame:' + SERVER)] = ctx;
     const s = document.createElement('script');
     s.src = SERVER + '/widget-frame.js';
+    s.onerror = () => (loading = false); // the next open tries again
     document.head.append(s);
   }
 
