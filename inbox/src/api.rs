@@ -2,15 +2,18 @@
 //! the session cookie (`credentials: same-origin`); every state-changing one
 //! carries the session's CSRF token in `X-CSRF-Token`.
 
+use std::collections::BTreeMap;
+
 use gloo_net::http::{Request, RequestBuilder};
 pub use messenger_client::{ApiError, EventStream};
 use messenger_client::{json, no_content};
 use messenger_wire::{
     API_PREFIX, AgentAccount, AgentList, ApiKeyInfo, ApiKeyList, Assign, ChangePassword,
     Conversation, CreatedApiKey, ErrorCode, InboxConversation, InboxConversationList,
-    InboxConversationView, InboxSession, Login, MarkRead, Message, NewAgent, NewApiKey, Note,
-    SendMessage, SiteHours, Team,
+    InboxConversationView, InboxSession, LauncherPosition, Login, MarkRead, Message, NewAgent,
+    NewApiKey, Note, SendMessage, SiteAdmin, SiteHours, SiteSecret, SiteSettings, Team,
 };
+use serde::Deserialize;
 use web_sys::{AbortSignal, RequestCache, RequestCredentials};
 
 /// How the inbox reads a failed call.
@@ -33,6 +36,11 @@ impl ForAgent for ApiError {
                 code: ErrorCode::TooManyRequests,
                 ..
             } => "Too many attempts. Wait a few minutes, then try again.".to_owned(),
+            ApiError::Status {
+                code: ErrorCode::InvalidSite,
+                message,
+                ..
+            } => site_problem(message),
             ApiError::Status { message, .. } if !message.is_empty() => {
                 let mut text = message.clone();
                 if let Some(first) = text.get_mut(0..1) {
@@ -43,6 +51,25 @@ impl ForAgent for ApiError {
             _ => "Something went wrong. Try again.".to_owned(),
         }
     }
+}
+
+/// The server's `invalid_site` message (`field: what is wrong`), with the
+/// field named as the form labels it.
+fn site_problem(message: &str) -> String {
+    let (field, rest) = message.split_once(": ").unwrap_or(("", message));
+    let label = match field.split('.').next().unwrap_or("") {
+        "name" => "Name",
+        "allowed_origins" => "Allowed origins",
+        "color" => "Brand color",
+        "offset_x" => "Distance from the side",
+        "offset_y" => "Distance from the bottom",
+        "z_index" => "Stacking order (z-index)",
+        "greeting" => "Greeting",
+        "default_language" => "Default language",
+        "texts" => "Texts",
+        _ => return format!("{message}."),
+    };
+    format!("{label}: {rest}.")
 }
 
 fn url(path: &str) -> String {
@@ -183,18 +210,119 @@ pub async fn change_password(csrf: &str, change: &ChangePassword) -> Result<(), 
     no_content(post(csrf, "/password").json(change)).await
 }
 
-/// The site's hours, reply time and greeting (admins only).
-pub async fn hours() -> Result<SiteHours, ApiError> {
-    json(same_origin(Request::get(&url("/settings/hours"))).build()).await
+/// A site's hours, reply time and greeting (admins only).
+pub async fn hours(site: &str) -> Result<SiteHours, ApiError> {
+    json(
+        same_origin(Request::get(&url("/settings/hours")))
+            .query([("site", site)])
+            .build(),
+    )
+    .await
 }
 
-pub async fn save_hours(csrf: &str, hours: &SiteHours) -> Result<SiteHours, ApiError> {
+pub async fn save_hours(csrf: &str, site: &str, hours: &SiteHours) -> Result<SiteHours, ApiError> {
     json(
         same_origin(Request::put(&url("/settings/hours")))
+            .query([("site", site)])
             .header("X-CSRF-Token", csrf)
             .json(hours),
     )
     .await
+}
+
+/// A [`SiteAdmin`] as the server sends it, read field by field: serde's
+/// `flatten` (of `SiteAdmin::settings`) buffers every field first, which
+/// costs the bundle several kilobytes.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SiteJson {
+    id: String,
+    key: String,
+    name: String,
+    allowed_origins: Vec<String>,
+    color: String,
+    position: LauncherPosition,
+    offset_x: u32,
+    offset_y: u32,
+    z_index: i32,
+    greeting: Option<String>,
+    default_language: String,
+    texts: BTreeMap<String, BTreeMap<String, String>>,
+    identity_required: bool,
+    has_secret: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<SiteJson> for SiteAdmin {
+    fn from(site: SiteJson) -> Self {
+        SiteAdmin {
+            id: site.id,
+            key: site.key,
+            settings: SiteSettings {
+                name: site.name,
+                allowed_origins: site.allowed_origins,
+                color: site.color,
+                position: site.position,
+                offset_x: site.offset_x,
+                offset_y: site.offset_y,
+                z_index: site.z_index,
+                greeting: site.greeting,
+                default_language: site.default_language,
+                texts: site.texts,
+                identity_required: site.identity_required,
+            },
+            has_secret: site.has_secret,
+            created_at: site.created_at,
+            updated_at: site.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SitesJson {
+    sites: Vec<SiteJson>,
+}
+
+#[derive(Deserialize)]
+struct CreatedJson {
+    site: SiteJson,
+    secret: String,
+}
+
+/// Every site, oldest first (any agent; never a secret).
+pub async fn sites() -> Result<Vec<SiteAdmin>, ApiError> {
+    let list: SitesJson = json(same_origin(Request::get(&url("/sites"))).build()).await?;
+    Ok(list.sites.into_iter().map(SiteAdmin::from).collect())
+}
+
+/// A new site (admins) and its identity secret, shown this once.
+pub async fn create_site(
+    csrf: &str,
+    settings: &SiteSettings,
+) -> Result<(SiteAdmin, String), ApiError> {
+    let created: CreatedJson = json(post(csrf, "/sites").json(settings)).await?;
+    Ok((created.site.into(), created.secret))
+}
+
+pub async fn save_site(
+    csrf: &str,
+    id: &str,
+    settings: &SiteSettings,
+) -> Result<SiteAdmin, ApiError> {
+    let saved: SiteJson = json(
+        same_origin(Request::put(&url(&format!("/sites/{id}"))))
+            .header("X-CSRF-Token", csrf)
+            .json(settings),
+    )
+    .await?;
+    Ok(saved.into())
+}
+
+/// A new identity secret for the site (admins), shown once; the old one
+/// stops working.
+pub async fn rotate_site_secret(csrf: &str, id: &str) -> Result<SiteSecret, ApiError> {
+    json(post(csrf, &format!("/sites/{id}/secret")).body("")).await
 }
 
 /// The integrations' API keys (admins only); never the keys themselves.

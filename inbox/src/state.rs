@@ -15,7 +15,7 @@ use leptos::task::spawn_local;
 use messenger_wire::sse;
 use messenger_wire::{
     AgentRef, InboxConversation, InboxConversationView, InboxSession, Message, MessageEvent, Note,
-    SendMessage,
+    SendMessage, SiteAdmin,
 };
 use web_sys::AbortController;
 
@@ -79,6 +79,8 @@ pub struct Inbox {
     pub live: RwSignal<bool>,
     /// The enabled agents, to assign conversations to.
     pub team: RwSignal<Vec<AgentRef>>,
+    /// The server's sites, oldest first (no secrets).
+    pub sites: RwSignal<Vec<SiteAdmin>>,
     auth: RwSignal<Auth>,
     list_loads: Coalesced,
     view_loads: Coalesced,
@@ -101,6 +103,7 @@ impl Inbox {
             view_error: RwSignal::new(None),
             live: RwSignal::new(false),
             team: RwSignal::new(Vec::new()),
+            sites: RwSignal::new(Vec::new()),
             auth,
             list_loads: Coalesced::new(),
             view_loads: Coalesced::new(),
@@ -113,7 +116,24 @@ impl Inbox {
         });
         spawn_local(inbox.follow());
         inbox.reload_team();
+        inbox.reload_sites();
         inbox
+    }
+
+    /// Loads the sites again (on start, after a change, and when a
+    /// conversation comes from a site not known yet).
+    pub fn reload_sites(self) {
+        spawn_local(async move {
+            if let Ok(sites) = api::sites().await {
+                self.sites.set(sites);
+            }
+        });
+    }
+
+    /// Whether the server has more than one site: conversations then say
+    /// which site they came from.
+    pub fn many_sites(self) -> bool {
+        self.sites.with(|s| s.len() > 1)
     }
 
     /// Loads the team again (agents come and go: on start, and each time a
@@ -167,6 +187,13 @@ impl Inbox {
                 }
             };
             rows.truncate(wanted);
+            let unknown_site = self.sites.with_untracked(|sites| {
+                rows.iter()
+                    .any(|row| !sites.iter().any(|site| site.id == row.site.id))
+            });
+            if unknown_site {
+                self.reload_sites();
+            }
             self.list.set(rows);
             self.list_more.set(more);
             self.list_error.set(None);

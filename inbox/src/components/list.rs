@@ -108,17 +108,22 @@ pub fn ConversationList() -> impl IntoView {
                     data-testid="search"
                 />
             </form>
-            <p class="error" role="alert">{move || inbox.list_error.get()}</p>
+            {crate::components::settings::error_line(inbox.list_error)}
             <ul class="rows" data-testid="conversation-list">
                 <For
-                    each=move || inbox.list.get()
-                    key=|c| {
+                    each=move || {
+                        inbox.sites.track();
+                        inbox.list.get()
+                    }
+                    key=move |c| {
                         (
                             c.id.clone(),
                             c.last_activity_at,
                             c.unread,
                             c.status,
                             c.assignee.as_ref().map(|a| a.id.clone()),
+                            c.site.name.clone(),
+                            inbox.sites.with_untracked(|s| s.len() > 1),
                         )
                     }
                     let:conversation
@@ -173,6 +178,10 @@ fn Row(conversation: InboxConversation) -> impl IntoView {
         .map(|since| format!("waiting {}", time::ago(since)));
     let assignee = conversation.assignee.as_ref().map(|a| a.name.clone());
     let assignee_attr = assignee.clone().unwrap_or_default();
+    // Rows are made again when the number of sites crosses one (the list's
+    // key says so).
+    let many = inbox.sites.with_untracked(|s| s.len() > 1);
+    let site = conversation.site.name.clone();
     view! {
         <li>
             <button
@@ -201,6 +210,15 @@ fn Row(conversation: InboxConversation) -> impl IntoView {
                 </span>
                 <span class="preview">{preview}</span>
                 <span class="row-meta">
+                    {many
+                        .then(|| {
+                            view! {
+                                <span class="site" data-testid="conversation-site">
+                                    <span class="visually-hidden">"Site: "</span>
+                                    {site}
+                                </span>
+                            }
+                        })}
                     {waiting.map(|w| view! { <span class="waiting">{w}</span> })}
                     {assignee.map(|a| view! { <span class="assignee">{a}</span> })}
                     {(conversation.status == ConversationStatus::Closed)

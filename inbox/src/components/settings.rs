@@ -1,4 +1,5 @@
-//! Settings: the agent's own password, and for admins the team (create,
+//! Settings: the agent's own password, and for admins the sites (see
+//! [`crate::components::sites`]) with each site's hours, the team (create,
 //! disable and enable accounts) and the integrations' API keys (create,
 //! shown once; revoke).
 
@@ -7,24 +8,64 @@ use leptos::task::spawn_local;
 use messenger_wire::{AgentAccount, ApiKeyInfo, ChangePassword, NewAgent, Role, SiteHours};
 
 use crate::api::{self, ForAgent as _};
+use crate::components::sites::{Sites, set_value};
 use crate::state::Inbox;
 
 #[component]
 pub fn Settings() -> impl IntoView {
     let inbox = expect_context::<Inbox>();
     let admin = inbox.session.with_value(|s| s.agent.role == Role::Admin);
+    // The site being edited, whose hours show too: the first one until
+    // the admin picks another.
+    let selected = RwSignal::new(None::<String>);
+    let site = Memo::new(move |_| {
+        selected
+            .get()
+            .or_else(|| inbox.sites.with(|s| s.first().map(|s| s.id.clone())))
+    });
     view! {
         <section class="settings" aria-label="Settings" data-testid="settings">
             <Password />
-            {admin.then(|| view! { <Hours /> })}
+            {admin
+                .then(|| {
+                    view! {
+                        <Sites selected chosen=site />
+                        {move || site.get().map(|site| view! { <Hours site /> })}
+                    }
+                })}
             {admin.then(|| view! { <TeamAdmin /> })}
             {admin.then(|| view! { <ApiKeys /> })}
         </section>
     }
 }
 
+/// Where a form says how its last submission went (`(true, _)`: done).
+/// One function, so one closure type, for every form: each kind of
+/// reactive closure costs the bundle about a kilobyte.
+pub(crate) fn outcome_line(
+    outcome: RwSignal<Option<(bool, String)>>,
+    test_id: &'static str,
+) -> impl IntoView {
+    view! {
+        <p class="outcome" role="alert" data-testid=test_id>
+            {move || {
+                outcome
+                    .get()
+                    .map(|(ok, text)| {
+                        view! { <span class=if ok { "ok" } else { "error" }>{text}</span> }
+                    })
+            }}
+        </p>
+    }
+}
+
+/// Where a form shows its last error, if any (see [`outcome_line`]).
+pub(crate) fn error_line(error: RwSignal<Option<String>>) -> impl IntoView {
+    view! { <p class="error" role="alert">{move || error.get()}</p> }
+}
+
 /// The value of the form's field `name` (an input or a select).
-fn field(form: &web_sys::HtmlFormElement, name: &str) -> String {
+pub(crate) fn field(form: &web_sys::HtmlFormElement, name: &str) -> String {
     js_sys::Reflect::get(form, &name.into())
         .and_then(|el| js_sys::Reflect::get(&el, &"value".into()))
         .ok()
@@ -32,7 +73,7 @@ fn field(form: &web_sys::HtmlFormElement, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn form_of(event: &leptos::ev::SubmitEvent) -> Option<web_sys::HtmlFormElement> {
+pub(crate) fn form_of(event: &leptos::ev::SubmitEvent) -> Option<web_sys::HtmlFormElement> {
     use wasm_bindgen::JsCast;
     event.prevent_default();
     event.target()?.dyn_into().ok()
@@ -68,12 +109,7 @@ fn Password() -> impl IntoView {
             <input id="current" name="current" type="password" autocomplete="current-password" required />
             <label for="new">"New password (12 characters or more)"</label>
             <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required />
-            <p
-                class=move || if outcome.with(|o| matches!(o, Some((true, _)))) { "ok" } else { "error" }
-                role="alert"
-            >
-                {move || outcome.get().map(|(_, text)| text)}
-            </p>
+            {outcome_line(outcome, "outcome")}
             <button type="submit">"Change password"</button>
         </form>
     }
@@ -182,7 +218,7 @@ fn TeamAdmin() -> impl IntoView {
                     <option value="agent">"Agent"</option>
                     <option value="admin">"Admin"</option>
                 </select>
-                <p class="error" role="alert">{move || error.get()}</p>
+                {error_line(error)}
                 <button type="submit">"Add agent"</button>
             </form>
         </div>
@@ -293,7 +329,7 @@ fn ApiKeys() -> impl IntoView {
             <form on:submit=create class="new-key">
                 <label for="key-name">"New key for"</label>
                 <input id="key-name" name="key-name" maxlength="100" required placeholder="CRM sync" />
-                <p class="error" role="alert">{move || error.get()}</p>
+                {error_line(error)}
                 <button type="submit">"Create key"</button>
             </form>
         </div>
@@ -348,7 +384,7 @@ fn minute_of(text: &str) -> Option<u32> {
     (minute <= 1440).then_some(minute)
 }
 
-fn checked(form: &web_sys::HtmlFormElement, name: &str) -> bool {
+pub(crate) fn checked(form: &web_sys::HtmlFormElement, name: &str) -> bool {
     js_sys::Reflect::get(form, &name.into())
         .and_then(|el| js_sys::Reflect::get(&el, &"checked".into()))
         .is_ok_and(|v| v.is_truthy())
@@ -357,12 +393,21 @@ fn checked(form: &web_sys::HtmlFormElement, name: &str) -> bool {
 /// Business hours (one range per weekday), holidays, the expected reply
 /// time, the greeting and the away message. No hours at all: always open.
 #[component]
-fn Hours() -> impl IntoView {
+fn Hours(site: String) -> impl IntoView {
     let inbox = expect_context::<Inbox>();
     let loaded = RwSignal::new(None::<SiteHours>);
     let outcome = RwSignal::new(None::<(bool, String)>);
+    let site = StoredValue::new(site);
+    // Named when there is more than one site.
+    let site_name = inbox.sites.with_untracked(|s| {
+        (s.len() > 1)
+            .then(|| s.iter().find(|s| site.with_value(|id| &s.id == id)))
+            .flatten()
+            .map(|s| format!(": {}", s.settings.name))
+            .unwrap_or_default()
+    });
     spawn_local(async move {
-        match api::hours().await {
+        match api::hours(&site.get_value()).await {
             Ok(hours) => loaded.set(Some(hours)),
             Err(e) => outcome.set(Some((false, e.message()))),
         }
@@ -399,8 +444,13 @@ fn Hours() -> impl IntoView {
         hours.greeting = text("greeting");
         hours.away_message = text("away");
         spawn_local(async move {
-            match api::save_hours(&inbox.csrf(), &hours).await {
+            match api::save_hours(&inbox.csrf(), &site.get_value(), &hours).await {
                 Ok(saved) => {
+                    // The same greeting as in the site's own form.
+                    set_value(
+                        "site-greeting",
+                        saved.greeting.as_deref().unwrap_or_default(),
+                    );
                     loaded.set(Some(saved));
                     outcome.set(Some((true, "Saved.".to_owned())));
                 }
@@ -435,7 +485,7 @@ fn Hours() -> impl IntoView {
                 .collect_view();
             view! {
                 <form class="panel-form hours" on:submit=save data-testid="hours">
-                    <h2>"Hours and replies"</h2>
+                    <h2>"Hours and replies" {site_name.clone()}</h2>
                     <p class="hint">"No open day at all means always open."</p>
                     <label for="time_zone">"Time zone"</label>
                     <input id="time_zone" name="time_zone" value=hours.time_zone.clone() required />
@@ -445,15 +495,15 @@ fn Hours() -> impl IntoView {
                     <label for="expected">"We usually reply within (minutes)"</label>
                     <input id="expected" name="expected" type="number" min="1" value=hours.expected_reply_minutes.map(|m| m.to_string()).unwrap_or_default() />
                     <label for="greeting">"Greeting"</label>
-                    <input id="greeting" name="greeting" value=hours.greeting.clone().unwrap_or_default() />
+                    <input
+                        id="greeting"
+                        name="greeting"
+                        value=hours.greeting.clone().unwrap_or_default()
+                        on:input=|ev| set_value("site-greeting", &event_target_value(&ev))
+                    />
                     <label for="away">"Away message (sent once when someone writes while closed)"</label>
                     <input id="away" name="away" value=hours.away_message.clone().unwrap_or_default() />
-                    <p
-                        class=move || if outcome.with(|o| matches!(o, Some((true, _)))) { "ok" } else { "error" }
-                        role="alert"
-                    >
-                        {move || outcome.get().map(|(_, text)| text)}
-                    </p>
+                    {outcome_line(outcome, "outcome")}
                     <button type="submit">"Save"</button>
                 </form>
             }

@@ -139,8 +139,11 @@ fn Open(composer: NodeRef<Textarea>) -> impl IntoView {
 
     view! {
         <section class="view" aria-labelledby="view-title" data-testid="conversation-view">
-            {move || inbox.view.with(|v| v.as_ref().map(|v| view! { <Head view=v.clone() /> }))}
-            <p class="error" role="alert">{move || inbox.view_error.get()}</p>
+            {move || {
+                let many = inbox.many_sites();
+                inbox.view.with(|v| v.as_ref().map(|v| view! { <Head view=v.clone() many /> }))
+            }}
+            {crate::components::settings::error_line(inbox.view_error)}
             <div
                 class="history"
                 role="log"
@@ -183,7 +186,7 @@ fn Open(composer: NodeRef<Textarea>) -> impl IntoView {
 
 /// The conversation's title, status and assignee, with the actions on them.
 #[component]
-fn Head(view: InboxConversationView) -> impl IntoView {
+fn Head(view: InboxConversationView, many: bool) -> impl IntoView {
     let inbox = expect_context::<Inbox>();
     let conversation = view.conversation;
     let closed = conversation.status == ConversationStatus::Closed;
@@ -210,6 +213,7 @@ fn Head(view: InboxConversationView) -> impl IntoView {
         }
     };
     let current = conversation.assignee.as_ref().map(|a| a.id.clone());
+    let site = conversation.site.name.clone();
     let others = move || {
         inbox
             .team
@@ -222,6 +226,15 @@ fn Head(view: InboxConversationView) -> impl IntoView {
     view! {
         <header class="view-head">
             <h2 id="view-title">{customer_label(&conversation)}</h2>
+            {many
+                .then(|| {
+                    view! {
+                        <span class="site" data-testid="view-site">
+                            <span class="visually-hidden">"Site: "</span>
+                            {site}
+                        </span>
+                    }
+                })}
             <span class="status" data-testid="view-status">
                 {conversation.status.as_str()}
             </span>
@@ -410,7 +423,7 @@ fn Composer(composer: NodeRef<Textarea>) -> impl IntoView {
                 }
                 data-testid="composer"
             ></textarea>
-            <p class="error" role="alert">{move || error.get()}</p>
+            {crate::components::settings::error_line(error)}
             <button type="submit" disabled=move || busy.get() data-testid="composer-send">
                 {move || if note.get() { "Add note" } else { "Send" }}
             </button>
