@@ -26,7 +26,7 @@ const BUDGETS = [
   // sites, five languages' texts and identity verification.
   { name: 'open panel (loader + panel files), brotli', group: 'openPanel', limit: 160 * 1024 },
   // The agents' inbox (dist/inbox/): its own bundle, never loaded by visitors.
-  { name: 'inbox app (dist/inbox), brotli', group: 'inbox', limit: 200 * 1024 },
+  { name: 'inbox app (dist/inbox), brotli', group: 'inbox', limit: 216 * 1024 },
 ];
 
 function usage(message) {
