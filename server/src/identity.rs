@@ -27,6 +27,12 @@ use serde::Deserialize;
 /// count, for clocks that are not quite in step.
 pub const LEEWAY_SECS: i64 = 30;
 
+/// Longest lifetime a token may claim (`exp` this far ahead at most):
+/// identities are meant to be signed for each page view and to expire
+/// within minutes; a token valid for years would be a password that never
+/// changes.
+pub const MAX_LIFETIME_SECS: i64 = 24 * 3600;
+
 /// Longest `sub`, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 255;
 
@@ -105,6 +111,11 @@ pub fn verify(token: &str, secret: &str, now_ms: i64) -> Result<Identity, Refusa
         .and_then(|v| seconds(v).ok_or(Refusal::Invalid("exp must be a number of seconds")))?;
     if exp + LEEWAY_SECS <= now_secs {
         return Err(Refusal::Expired);
+    }
+    if exp - now_secs > MAX_LIFETIME_SECS + LEEWAY_SECS {
+        return Err(Refusal::Invalid(
+            "the identity token lives too long: exp may be at most 24 hours ahead",
+        ));
     }
     if let Some(nbf) = &claims.nbf {
         let nbf = seconds(nbf).ok_or(Refusal::Invalid("nbf must be a number of seconds"))?;

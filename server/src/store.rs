@@ -318,24 +318,8 @@ impl Store {
         Ok((conversation, customer_id))
     }
 
-    /// The customer a token belongs to, and the conversation it opens.
-    pub async fn customer_by_token(
-        &self,
-        token_hash: &[u8],
-    ) -> Result<Option<(String, Conversation)>, sqlx::Error> {
-        sqlx::query(&format!(
-            "SELECT t.customer_id, {} FROM customer_tokens t
-             JOIN conversations c ON c.id = t.conversation_id
-             WHERE t.token_hash = ?",
-            CONVERSATION_COLUMNS_OF_C
-        ))
-        .bind(token_hash)
-        .map(|row: SqliteRow| (row.get("customer_id"), conversation_from_row(&row)))
-        .fetch_optional(&self.read)
-        .await
-    }
-
-    /// [`Store::customer_by_token`], only for a customer of `site_id`.
+    /// The customer a token belongs to, and the conversation it opens, when
+    /// that customer is one of `site_id`'s (a token opens nothing elsewhere).
     pub async fn customer_by_token_on(
         &self,
         token_hash: &[u8],

@@ -335,6 +335,12 @@ async fn bad_identities_are_refused_and_create_nothing() {
             &site.secret,
         ),
         sign_with(&json!({ "sub": "user-1" }), Algorithm::HS256, &site.secret),
+        // Valid for a year: not the short-lived token we ask for.
+        sign_with(
+            &json!({ "sub": "user-1", "exp": now + 365 * 86_400 }),
+            Algorithm::HS256,
+            &site.secret,
+        ),
         sign_with(
             &json!({ "sub": "user-1", "exp": "soon" }),
             Algorithm::HS256,
@@ -514,19 +520,23 @@ async fn anonymous_conversations_join_only_by_claim_never_by_email() {
         read_on(&app, &site, &claimed_token).await.conversation.id,
         anonymous.conversation.id
     );
-    // Existing tokens (this device's and the other one's) follow.
-    assert_eq!(ids_of(&account(&app, &site, &anonymous.token).await), both);
-    assert_eq!(
-        ids_of(&account(&app, &site, &other_device.token).await),
-        both
-    );
+    // The anonymous customer's own tokens (this device's and the other
+    // one's) do not follow: on a shared computer they may be someone
+    // else's, and they would now open the verified user's history.
+    for old in [&anonymous.token, &other_device.token] {
+        let response = customer_request(&app, reqwest::Method::GET, "/customer", &site, old)
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
     // Another device of the verified user now sees the claimed history.
     let phone = identify(&app, &site, &identity(&app, &site, "user-7", json!({}))).await;
     assert_eq!(ids_of(&phone.customer), both);
     assert_eq!(read_on(&app, &site, &claimed_token).await.messages.len(), 1);
 
-    // Claiming again with a (now verified) token: nothing to claim.
-    let response = claim_raw(&app, &site, &anonymous.token, &jwt).await;
+    // Claiming with a verified user's token: nothing to claim.
+    let response = claim_raw(&app, &site, &claimed_token, &jwt).await;
     assert_error(response, StatusCode::CONFLICT, "already_identified").await;
     let response = claim_raw(&app, &site, phone.token.as_deref().unwrap(), &jwt).await;
     assert_error(response, StatusCode::CONFLICT, "already_identified").await;
@@ -704,4 +714,54 @@ async fn profile_sets_unverified_details_unless_the_site_enforces_verification()
         .await
         .unwrap();
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+/// A panel left open longer than its page's identity token lives: a new
+/// conversation started from a verified user's conversation is still
+/// theirs; with only an anonymous token, the expired identity is refused.
+#[tokio::test]
+async fn a_new_conversation_from_a_verified_token_outlives_the_page_identity() {
+    let app = TestApp::spawn().await;
+    let admin = admin(&app).await;
+    let site = create_site(&admin, "Shop").await;
+    let first = start(
+        &app,
+        &site,
+        Some(&identity(&app, &site, "user-3", json!({}))),
+    )
+    .await;
+    let expired = sign_with(
+        &json!({ "sub": "user-3", "exp": now_secs(&app) - 3600 }),
+        Algorithm::HS256,
+        &site.secret,
+    );
+    let start_from = |parent: String| {
+        customer_request(
+            &app,
+            reqwest::Method::POST,
+            "/conversations",
+            &site,
+            &parent,
+        )
+        .json(&json!({ "identity": expired }))
+        .send()
+    };
+
+    let response = start_from(first.token.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let second: StartedConversation = response.json().await.unwrap();
+    let mut both = vec![
+        first.conversation.id.clone(),
+        second.conversation.id.clone(),
+    ];
+    both.sort();
+    assert_eq!(ids_of(&account(&app, &site, &first.token).await), both);
+
+    let anonymous = start(&app, &site, None).await;
+    let response = start_from(anonymous.token.clone()).await.unwrap();
+    assert_error(response, StatusCode::UNAUTHORIZED, "identity_expired").await;
+    assert_eq!(
+        ids_of(&account(&app, &site, &anonymous.token).await),
+        vec![anonymous.conversation.id.clone()]
+    );
 }

@@ -168,12 +168,34 @@ scenario('after reset the next person on the same profile sees nothing of the pr
   await panel.waitForMessages([{ author: 'customer', body: 'Private matter of user 1', status: 'sent' }]);
   await panel.yourConversations.waitFor({ state: 'visible' });
   assert.ok((await messengerKeys(page)).length > 0, 'the conversation was stored');
+  const token = await page.evaluate(() => /mwc_[\w-]+/.exec(Object.values(localStorage).join(' '))?.[0]);
+  assert.ok(token, 'the device token is in localStorage');
+  // A second tab of the same user, signed in on its own page view.
+  const otherTab = await shared.open(
+    sitePage(world, '/app', site.key, { calls: identifyCall(signIdentity(secret, { sub: 'user-1' })) }),
+  );
+  const otherPanel = new Panel(otherTab);
+  await otherPanel.open();
+  await otherPanel.waitForMessages([{ author: 'customer', body: 'Private matter of user 1', status: 'sent' }]);
 
   // Logout.
   await page.evaluate(() => window.Messenger('reset'));
   await eventually(async () => assert.deepEqual(await messengerKeys(page), []), {
     what: 'every messenger key to leave localStorage',
   });
+  // The server forgot the device token.
+  const forgotten = await fetch(`${world.server.origin}/api/v1/customer`, {
+    headers: { authorization: `Bearer ${token}`, 'x-messenger-site': site.key },
+  });
+  assert.equal(forgotten.status, 401, 'the reset token no longer opens anything');
+  // The other tab follows, and does not sign the previous user in again.
+  await eventually(async () => assert.equal(await otherPanel.frame.getByText('Private matter of user 1').count(), 0), {
+    what: 'the other tab to drop the conversation',
+  });
+  await shared.settled();
+  assert.deepEqual(await messengerKeys(page), [], 'no tab stored a token again');
+  assert.equal(await otherPanel.frame.getByText('Private matter of user 1').count(), 0);
+  await otherTab.close();
   await panel.open();
   await shared.settled();
   assert.deepEqual(await panel.read(), []);

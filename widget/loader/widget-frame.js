@@ -61,7 +61,12 @@
     }
     if (event.key !== STORAGE_KEY && event.key !== null) return;
     const token = read().token;
-    if (token !== frameToken) reload(token);
+    if (token !== frameToken) {
+      // Another tab reset (a logout): this page's identity goes too, or its
+      // panel would sign the previous user in again.
+      if (!token) ctx.identity = null;
+      reload(token);
+    }
   });
   if (viewport) {
     viewport.addEventListener('resize', fit);

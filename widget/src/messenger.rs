@@ -101,9 +101,6 @@ pub struct Messenger {
     /// The token of an anonymous conversation this device had before the
     /// customer was identified: offered to be added to their account.
     pub claim_offer: RwSignal<Option<String>>,
-    /// Changes whenever the customer behind the panel changes (identified,
-    /// reset): the account is loaded again.
-    pub customer_changed: RwSignal<u32>,
     /// The latest message announced to screen readers.
     pub announcement: RwSignal<String>,
     /// Counts identify calls, so only the latest one's answer counts.
@@ -162,7 +159,6 @@ impl Messenger {
             identity: StoredValue::new(None),
             profile: StoredValue::new(None),
             claim_offer: RwSignal::new(None),
-            customer_changed: RwSignal::new(0),
             announcement: RwSignal::new(String::new()),
             identifies: StoredValue::new(0),
             page: StoredValue::new(None),
@@ -982,7 +978,6 @@ impl Messenger {
                 None => {}
             }
         }
-        self.customer_changed.update(|n| *n = n.wrapping_add(1));
         self.bridge.identified(None);
     }
 
@@ -999,7 +994,6 @@ impl Messenger {
         if let Some(token) = &claimed.token {
             self.switch_token(token);
         }
-        self.customer_changed.update(|n| *n = n.wrapping_add(1));
         Ok(())
     }
 
@@ -1043,7 +1037,6 @@ impl Messenger {
         self.timeline.set(Timeline::default());
         self.closed.set(false);
         self.history.set(History::Loaded);
-        self.customer_changed.update(|n| *n = n.wrapping_add(1));
         if let Some(token) = &of {
             // Best effort, but before the host page reloads the panel.
             _ = api::forget(token).await;

@@ -11,7 +11,6 @@ use wasm_bindgen::JsValue;
 #[derive(Clone, Default, Debug)]
 pub struct Config {
     pub color: Option<String>,
-    pub text_color: Option<String>,
     pub greeting: Option<String>,
     pub language: Option<String>,
     pub dir: Option<String>,
@@ -27,7 +26,6 @@ impl Config {
         let text = |name: &str| field(name).as_string();
         Config {
             color: text("color"),
-            text_color: text("text_color"),
             greeting: text("greeting"),
             language: text("language"),
             dir: text("dir"),
@@ -68,9 +66,6 @@ impl Config {
     }
 }
 
-/// Applies `config` to the page: `lang` and `dir` of `<html>`, the texts,
-/// the dates' locale, and the brand colours as CSS custom properties
-/// (through the CSSOM, which the frame's `style-src 'self'` allows).
 /// The `lang` of the page (`en` before any configuration).
 pub fn current_lang() -> String {
     leptos::prelude::document()
@@ -79,6 +74,9 @@ pub fn current_lang() -> String {
         .unwrap_or_else(|| "en".to_owned())
 }
 
+/// Applies `config` to the page: `lang` and `dir` of `<html>`, the texts,
+/// the dates' locale, and the brand colours as CSS custom properties
+/// (through the CSSOM, which the frame's `style-src 'self'` allows).
 pub fn apply(config: &Config) {
     let lang = config.lang();
     if let Some(root) = leptos::prelude::document().document_element() {

@@ -146,7 +146,19 @@ async fn start(
     // rather than ignored, so that the widget does not silently split a
     // customer in two.
     let customer = match (identity, bearer(&headers)) {
-        (Some(jwt), _) => Some(super::identity::verified_customer(&state, &site, &jwt).await?),
+        (Some(jwt), parent) => Some(
+            match super::identity::verified_customer(&state, &site, &jwt).await {
+                Ok(customer) => customer,
+                // The page's identity token expired while the panel stayed
+                // open (they live minutes). A token of a verified customer
+                // of this site still proves who is writing: the new
+                // conversation is theirs.
+                Err(error) if error.code == ErrorCode::IdentityExpired => {
+                    verified_parent(&state, &site, parent).await?.ok_or(error)?
+                }
+                Err(error) => return Err(error),
+            },
+        ),
         (None, Some(parent)) => Some(
             state
                 .store
@@ -175,6 +187,25 @@ async fn start(
             conversation,
         }),
     ))
+}
+
+/// The customer of `parent`, a device token, when it is a verified
+/// customer of `site`.
+async fn verified_parent(
+    state: &AppState,
+    site: &RequestSite,
+    parent: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(parent) = parent else {
+        return Ok(None);
+    };
+    let found = state
+        .store
+        .token_customer(&ids::hash_secret(parent))
+        .await?;
+    Ok(found
+        .filter(|c| c.site_id == site.id && c.external_id.is_some())
+        .map(|c| c.customer_id))
 }
 
 /// What a start request tells about the customer: the body (none, or JSON

@@ -157,21 +157,16 @@ impl Store {
         }
         let anonymous: String = row.get("customer_id");
         let conversation_id: String = row.get("conversation_id");
-        sqlx::query(
-            "UPDATE customers SET
-                 email = (SELECT email FROM customers WHERE id = ?1),
-                 unsubscribed_at = (SELECT unsubscribed_at FROM customers WHERE id = ?1)
-             WHERE id = ?2 AND email IS NULL",
-        )
-        .bind(&anonymous)
-        .bind(verified_id)
-        .execute(&mut *tx)
-        .await?;
+        // Only the conversations move. Whatever else gave access to the
+        // anonymous customer (its tokens on this and other devices, its
+        // resume links, the unverified address typed into the widget) is
+        // dropped, not handed the verified user's history: on a shared
+        // computer it may be someone else's.
         for statement in [
             "UPDATE conversations SET customer_id = ?2 WHERE customer_id = ?1",
-            "UPDATE customer_tokens SET customer_id = ?2 WHERE customer_id = ?1",
-            "UPDATE resume_links SET customer_id = ?2 WHERE customer_id = ?1",
-            "UPDATE unsubscribe_codes SET customer_id = ?2 WHERE customer_id = ?1",
+            "DELETE FROM customer_tokens WHERE customer_id = ?1",
+            "DELETE FROM resume_links WHERE customer_id = ?1",
+            "DELETE FROM unsubscribe_codes WHERE customer_id = ?1",
             "DELETE FROM customers WHERE id = ?1",
         ] {
             sqlx::query(statement)
@@ -243,17 +238,6 @@ impl Store {
         }
         sync_conversations(&mut tx, customer_id).await?;
         tx.commit().await
-    }
-
-    /// The name a customer gave or the site vouched for.
-    pub async fn customer_name(&self, customer_id: &str) -> Result<Option<String>, sqlx::Error> {
-        Ok(
-            sqlx::query_scalar::<_, Option<String>>("SELECT name FROM customers WHERE id = ?")
-                .bind(customer_id)
-                .fetch_optional(&self.read)
-                .await?
-                .flatten(),
-        )
     }
 }
 

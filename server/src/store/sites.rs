@@ -15,7 +15,7 @@ use super::Store;
 use super::settings::{self, SiteSettings};
 
 /// A site as the server uses it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Site {
     pub id: String,
     pub key: String,
@@ -27,6 +27,18 @@ pub struct Site {
     pub updated_at: i64,
     /// Business hours, expected reply time, greeting and away message.
     pub hours: Arc<SiteSettings>,
+}
+
+/// Everything but the secret, which no log line may carry.
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("settings", &self.settings)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Site {
