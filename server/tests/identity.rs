@@ -109,6 +109,7 @@ async fn identify_raw(
 struct Identified {
     token: Option<String>,
     customer: CustomerAccount,
+    claimable: bool,
 }
 
 async fn identify(app: &TestApp, site: &Site, jwt: &str) -> Identified {
@@ -286,6 +287,7 @@ async fn the_same_user_sees_the_same_conversations_on_two_devices() {
     let response = identify_raw(&app, Some(&site.key), &phone_jwt, Some(&phone_token)).await;
     let again: Identified = response.json().await.unwrap();
     assert_eq!(again.token.as_deref(), Some(phone_token.as_str()));
+    assert!(!again.claimable, "a verified token is nothing to claim");
 
     // One verified customer, named as the site vouched.
     assert_eq!(verified_count(&app).await, 1);
@@ -294,6 +296,14 @@ async fn the_same_user_sees_the_same_conversations_on_two_devices() {
     for conversation in &inbox.conversations {
         assert_eq!(conversation.customer.name.as_deref(), Some("Ada Lovelace"));
     }
+
+    // Someone else signing in on that phone without a reset is not offered
+    // Ada's conversations to add.
+    let other = identity(&app, &site, "user-2", json!({}));
+    let response = identify_raw(&app, Some(&site.key), &other, Some(&phone_token)).await;
+    let someone_else: Identified = response.json().await.unwrap();
+    assert!(!someone_else.claimable);
+    assert_eq!(someone_else.token, None);
 }
 
 #[tokio::test]
@@ -500,6 +510,15 @@ async fn anonymous_conversations_join_only_by_claim_never_by_email() {
 
     // A conversation the verified user starts stays theirs alone.
     let verified_own = start(&app, &site, Some(&jwt)).await;
+    assert_eq!(
+        ids_of(&account(&app, &site, &anonymous.token).await),
+        vec![anonymous.conversation.id.clone()]
+    );
+
+    // Signing in on the device that holds it: offered, not done.
+    let response = identify_raw(&app, Some(&site.key), &jwt, Some(&anonymous.token)).await;
+    let offered: Identified = response.json().await.unwrap();
+    assert!(offered.claimable, "an anonymous conversation may be added");
     assert_eq!(
         ids_of(&account(&app, &site, &anonymous.token).await),
         vec![anonymous.conversation.id.clone()]

@@ -291,6 +291,9 @@ pub struct Identified {
     #[serde(default)]
     pub token: Option<String>,
     pub customer: CustomerAccount,
+    /// The token sent along is an anonymous customer's: it may be claimed.
+    #[serde(default)]
+    pub claimable: bool,
 }
 
 /// Verifies a signed identity (`POST /identify`); `current`: this device's

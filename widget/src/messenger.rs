@@ -971,7 +971,10 @@ impl Messenger {
             .iter()
             .any(|c| self.tabs.is_showing(&c.conversation.id));
         if !theirs {
-            self.claim_offer.set(before.clone());
+            // Offered only for an anonymous conversation: another signed-in
+            // user's (a shared computer without reset) is not theirs to add.
+            self.claim_offer
+                .set(before.clone().filter(|_| identified.claimable));
             match &identified.token {
                 Some(token) => self.switch_token(token),
                 None if before.is_some() => self.leave_conversation(),

@@ -53,6 +53,11 @@ pub struct Identified {
     /// or the claimed (claim) conversation; `null` when they have none yet.
     pub token: Option<String>,
     pub customer: CustomerAccount,
+    /// Whether the bearer token sent along belongs to an anonymous customer
+    /// of this site, whose conversations the user may add to their account
+    /// (`POST /customer/claim`); false for another verified user's token.
+    #[serde(default)]
+    pub claimable: bool,
 }
 
 /// Body of `PUT /customer/profile`: an absent field stays as it is; `null`
@@ -134,15 +139,21 @@ async fn identify(
     ApiJson(request): ApiJson<IdentifyRequest>,
 ) -> Result<ApiJson<Identified>, ApiError> {
     let customer_id = verified_customer(&state, &site, &request.identity).await?;
-    let current = match bearer(&headers) {
+    let device = match bearer(&headers) {
         Some(token) => state
             .store
             .token_customer(&ids::hash_secret(token))
             .await?
-            .filter(|c| c.customer_id == customer_id)
-            .map(|_| token.to_owned()),
+            .filter(|c| c.site_id == site.id)
+            .map(|c| (token, c)),
         None => None,
     };
+    let claimable = device
+        .as_ref()
+        .is_some_and(|(_, c)| c.external_id.is_none());
+    let current = device
+        .filter(|(_, c)| c.customer_id == customer_id)
+        .map(|(token, _)| token.to_owned());
     let token = match current {
         Some(token) => Some(token),
         None => {
@@ -162,6 +173,7 @@ async fn identify(
     Ok(ApiJson(Identified {
         token,
         customer: state.store.customer_account(&customer_id).await?,
+        claimable,
     }))
 }
 
@@ -197,6 +209,7 @@ async fn claim(
             Ok(ApiJson(Identified {
                 token: Some(token),
                 customer: state.store.customer_account(&verified).await?,
+                claimable: false,
             }))
         }
         Claimed::NoToken => Err(ApiError::unauthorized()),
