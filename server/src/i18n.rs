@@ -89,6 +89,8 @@ mod tests {
         assert_eq!(fr["panel.title"], "Acme");
         // Every text, in French where no override applies.
         assert_eq!(fr.len(), CATALOGS["en"].len());
-        assert_eq!(fr["launcher.open"], CATALOGS["fr"]["launcher.open"]);
+        assert_eq!(fr["launcher.open"], "Chat");
+        assert_eq!(fr["launcher.close"], CATALOGS["fr"]["launcher.close"]);
+        assert_ne!(fr["launcher.close"], CATALOGS["en"]["launcher.close"]);
     }
 }
