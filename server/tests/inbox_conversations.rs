@@ -404,7 +404,9 @@ async fn internal_notes_never_reach_the_customer_but_reach_every_agent() {
     let live: Message = serde_json::from_str(&customer_events.last().unwrap().data).unwrap();
     assert_eq!((live.seq, live.body.as_str()), (2, "It ships today"));
     for event in &customer_events {
-        assert!(["read", "typing", "message"].contains(&event.event.as_str()));
+        // (`conversation`: the status snapshot on connect, the customer's
+        // own view of it.)
+        assert!(["read", "typing", "message", "conversation"].contains(&event.event.as_str()));
         assert!(!event.data.contains(secret));
     }
     while let Some(event) = customer_stream
@@ -731,6 +733,10 @@ async fn the_customer_stream_tells_of_close_and_reopen() {
     app.send(&started.token, "c1", "Hello").await;
     let mut stream = app.stream(&started.token, None).await;
     let id = &started.conversation.id;
+    // On connect, the status as it is.
+    let event = stream.next_of("conversation").await.expect("a snapshot");
+    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+    assert_eq!(data["status"], json!("open"));
     for (action, status) in [("close", "closed"), ("reopen", "open")] {
         let response = inbox
             .post(&format!("/conversations/{id}/{action}"), json!({}))

@@ -229,6 +229,10 @@ async fn shutting_down_ends_open_streams_so_clients_reconnect() {
             .await
             .expect("the read snapshot on connect");
     }
+    stream
+        .next_of("conversation")
+        .await
+        .expect("the status snapshot on connect");
     // Graceful shutdown would wait forever for an endless stream.
     tokio::time::timeout(Duration::from_secs(10), app.stop())
         .await

@@ -136,6 +136,10 @@ pub fn conversation(
                         let event = ReadEvent { conversation_id: conversation_id.clone(), reader, seq };
                         yield Ok(read_event(&event));
                     }
+                    // And its status now: a close that came between the
+                    // client's last read and this stream's start is not
+                    // lost (its feed event, seen below, matches `status`).
+                    yield Ok(customer_conversation_event(&now));
                 }
             }
             loop {
