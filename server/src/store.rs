@@ -304,16 +304,8 @@ impl Store {
         .bind(&customer_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
-             VALUES (?, ?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(&customer_id)
-        .bind(&conversation.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        customers::insert_device_token(&mut tx, token_hash, &customer_id, &conversation.id, now)
+            .await?;
         tx.commit().await?;
         Ok((conversation, customer_id))
     }

@@ -201,10 +201,10 @@ async fn verified_parent(
     };
     let found = state
         .store
-        .token_customer(&ids::hash_secret(parent))
+        .token_customer(&ids::hash_secret(parent), &site.id)
         .await?;
     Ok(found
-        .filter(|c| c.site_id == site.id && c.external_id.is_some())
+        .filter(|c| c.external_id.is_some())
         .map(|c| c.customer_id))
 }
 
@@ -347,10 +347,7 @@ async fn set_email(
     account: Account,
     ApiJson(request): ApiJson<SetEmail>,
 ) -> Result<ApiJson<CustomerAccount>, ApiError> {
-    let email = match request.email.as_deref().map(str::trim) {
-        Some("") | None => None,
-        Some(email) => Some(checked_email(email)?),
-    };
+    let email = optional_email(request.email.as_deref())?;
     state
         .store
         .set_customer_email(&account.customer_id, email.as_deref())
@@ -358,6 +355,15 @@ async fn set_email(
     Ok(ApiJson(
         state.store.customer_account(&account.customer_id).await?,
     ))
+}
+
+/// An address a customer typed: `None` for none (absent, empty or blank),
+/// else checked as the widget checks it (400 `invalid_email`).
+pub(super) fn optional_email(email: Option<&str>) -> Result<Option<String>, ApiError> {
+    match email.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(email) => checked_email(email).map(Some),
+    }
 }
 
 /// An email address from a customer, checked as the widget checks it.

@@ -120,9 +120,8 @@ async fn token_customer(
     let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
     state
         .store
-        .token_customer(&ids::hash_secret(token))
+        .token_customer(&ids::hash_secret(token), &site.id)
         .await?
-        .filter(|customer| customer.site_id == site.id)
         .ok_or_else(ApiError::unauthorized)
 }
 
@@ -142,9 +141,8 @@ async fn identify(
     let device = match bearer(&headers) {
         Some(token) => state
             .store
-            .token_customer(&ids::hash_secret(token))
+            .token_customer(&ids::hash_secret(token), &site.id)
             .await?
-            .filter(|c| c.site_id == site.id)
             .map(|c| (token, c)),
         None => None,
     };
@@ -265,19 +263,7 @@ async fn profile(
     };
     let email = match request.email {
         None => None,
-        Some(email) => Some(match email.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(email) => {
-                messenger_wire::validate_email(email).map_err(|code| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        code,
-                        "email must be an address like name@example.com",
-                    )
-                })?;
-                Some(email.to_owned())
-            }
-        }),
+        Some(email) => Some(super::customer::optional_email(email.as_deref())?),
     };
     state
         .store

@@ -9,6 +9,28 @@ use sqlx::sqlite::SqliteRow;
 use super::{CONVERSATION_COLUMNS_OF_C, Store, conversation_from_row, parse_author};
 use messenger_wire::Conversation;
 
+/// Stores a device token (`token_hash`) that opens `conversation_id` of
+/// `customer_id`, inside the caller's transaction.
+pub(super) async fn insert_device_token(
+    conn: &mut sqlx::SqliteConnection,
+    token_hash: &[u8],
+    customer_id: &str,
+    conversation_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
+         VALUES (?, ?, ?, ?)",
+    )
+    .bind(token_hash)
+    .bind(customer_id)
+    .bind(conversation_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Most conversations `GET /customer` lists (the latest ones).
 pub const MAX_LISTED_CONVERSATIONS: i64 = 100;
 
@@ -184,16 +206,7 @@ impl Store {
         let Some(conversation) = conversation else {
             return Ok(Err(ResumeRefusal::Invalid));
         };
-        sqlx::query(
-            "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
-             VALUES (?, ?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(&customer_id)
-        .bind(&conversation.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_device_token(&mut tx, token_hash, &customer_id, &conversation.id, now).await?;
         tx.commit().await?;
         Ok(Ok(conversation))
     }

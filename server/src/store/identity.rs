@@ -14,8 +14,6 @@ use crate::identity::Identity;
 #[derive(Debug, Clone)]
 pub struct TokenCustomer {
     pub customer_id: String,
-    /// The customer's site (`sites.id`).
-    pub site_id: String,
     /// Their id on the site when verified; `None` for an anonymous customer.
     pub external_id: Option<String>,
     /// The conversation the token opens.
@@ -71,20 +69,22 @@ impl Store {
         Ok(id)
     }
 
-    /// The customer behind a device token, with their site and identity.
+    /// The customer behind a device token, with their identity, when they
+    /// are a customer of `site_id` (a token opens nothing elsewhere).
     pub async fn token_customer(
         &self,
         token_hash: &[u8],
+        site_id: &str,
     ) -> Result<Option<TokenCustomer>, sqlx::Error> {
         sqlx::query(
-            "SELECT t.customer_id, t.conversation_id, u.site_id, u.external_id
+            "SELECT t.customer_id, t.conversation_id, u.external_id
              FROM customer_tokens t JOIN customers u ON u.id = t.customer_id
-             WHERE t.token_hash = ?",
+             WHERE t.token_hash = ? AND u.site_id = ?",
         )
         .bind(token_hash)
+        .bind(site_id)
         .map(|row: SqliteRow| TokenCustomer {
             customer_id: row.get("customer_id"),
-            site_id: row.get("site_id"),
             external_id: row.get("external_id"),
             conversation_id: row.get("conversation_id"),
         })
@@ -112,15 +112,13 @@ impl Store {
         let Some(conversation) = conversation else {
             return Ok(None);
         };
-        sqlx::query(
-            "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
-             VALUES (?, ?, ?, ?)",
+        super::customers::insert_device_token(
+            &mut tx,
+            token_hash,
+            customer_id,
+            &conversation.id,
+            now,
         )
-        .bind(token_hash)
-        .bind(customer_id)
-        .bind(&conversation.id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(Some(conversation))
@@ -176,15 +174,13 @@ impl Store {
                 .await?;
         }
         sync_conversations(&mut tx, verified_id).await?;
-        sqlx::query(
-            "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
-             VALUES (?, ?, ?, ?)",
+        super::customers::insert_device_token(
+            &mut tx,
+            token_hash,
+            verified_id,
+            &conversation_id,
+            now,
         )
-        .bind(token_hash)
-        .bind(verified_id)
-        .bind(&conversation_id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         let conversation = sqlx::query(&format!(
             "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.id = ?"

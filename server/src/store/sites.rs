@@ -14,6 +14,27 @@ use sqlx::{Row, SqlitePool};
 use super::Store;
 use super::settings::{self, SiteSettings};
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the admin's settings, in the order of the `sites` columns from
+/// `name` to `identity_required` (the same for insert and update).
+fn bind_settings<'q>(
+    query: SqliteQuery<'q>,
+    settings: &'q messenger_wire::SiteSettings,
+) -> SqliteQuery<'q> {
+    query
+        .bind(settings.name.trim())
+        .bind(to_json(&settings.allowed_origins))
+        .bind(settings.color.to_ascii_lowercase())
+        .bind(settings.position.as_str())
+        .bind(i64::from(settings.offset_x))
+        .bind(i64::from(settings.offset_y))
+        .bind(i64::from(settings.z_index))
+        .bind(&settings.default_language)
+        .bind(to_json(&settings.texts))
+        .bind(i64::from(settings.identity_required))
+}
+
 /// A site as the server uses it.
 #[derive(Clone)]
 pub struct Site {
@@ -251,26 +272,16 @@ impl Store {
         let id = site_id();
         let secret = site_secret();
         let mut tx = self.write.begin().await?;
-        sqlx::query(&format!(
+        let insert = format!(
             "INSERT INTO sites ({SITE_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)"
-        ))
-        .bind(&id)
-        .bind(site_key())
-        .bind(settings.name.trim())
-        .bind(to_json(&settings.allowed_origins))
-        .bind(settings.color.to_ascii_lowercase())
-        .bind(settings.position.as_str())
-        .bind(i64::from(settings.offset_x))
-        .bind(i64::from(settings.offset_y))
-        .bind(i64::from(settings.z_index))
-        .bind(&settings.default_language)
-        .bind(to_json(&settings.texts))
-        .bind(i64::from(settings.identity_required))
-        .bind(&secret)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let query = sqlx::query(&insert).bind(&id).bind(site_key());
+        bind_settings(query, settings)
+            .bind(&secret)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO site_settings (site_id, greeting, updated_at) VALUES (?, ?, ?)")
             .bind(&id)
             .bind(&settings.greeting)
@@ -295,27 +306,18 @@ impl Store {
     ) -> Result<Option<Arc<Site>>, sqlx::Error> {
         let _writer = self.site_writes.lock().await;
         let mut tx = self.write.begin().await?;
-        let updated = sqlx::query(
+        let query = sqlx::query(
             "UPDATE sites SET name = ?2, allowed_origins = ?3, color = ?4, position = ?5,
                  offset_x = ?6, offset_y = ?7, z_index = ?8, default_language = ?9, texts = ?10,
                  identity_required = ?11, updated_at = ?12
              WHERE id = ?1",
         )
-        .bind(id)
-        .bind(settings.name.trim())
-        .bind(to_json(&settings.allowed_origins))
-        .bind(settings.color.to_ascii_lowercase())
-        .bind(settings.position.as_str())
-        .bind(i64::from(settings.offset_x))
-        .bind(i64::from(settings.offset_y))
-        .bind(i64::from(settings.z_index))
-        .bind(&settings.default_language)
-        .bind(to_json(&settings.texts))
-        .bind(i64::from(settings.identity_required))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .bind(id);
+        let updated = bind_settings(query, settings)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if updated == 0 {
             return Ok(None);
         }
