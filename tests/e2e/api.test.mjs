@@ -95,6 +95,18 @@ scenario('an agent reply fires message-received and unread-count-changed; setLan
   await page.evaluate(() => Messenger('setLanguage', 'de'));
   await eventually(async () => assert.equal(await messenger.launcher.getAttribute('aria-label'), 'Nachrichten öffnen'));
   assert.equal(await messenger.unreadBadge.getAttribute('aria-label'), '1 ungelesene Nachricht');
+  // The panel is drawn afresh in German: once it holds the reply again, the
+  // badge has never dropped to 0 on the way.
+  await eventually(async () => {
+    const frame = await messenger.contentFrame();
+    assert.equal(await frame.evaluate(() => document.documentElement.lang), 'de');
+    assert.match(await frame.evaluate(() => document.body.textContent), /Yes: it shipped/);
+  }, { what: 'the German panel with the reply' });
+  assert.deepEqual(
+    (await recordedEvents(page)).filter(([name]) => name === 'unread-count-changed'),
+    [['unread-count-changed', 1]],
+  );
+  assert.equal(await messenger.unreadBadge.getAttribute('aria-label'), '1 ungelesene Nachricht');
 });
 
 scenario('reset forgets the customer: storage cleared, the next page view shows no history', async (world) => {

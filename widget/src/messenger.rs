@@ -862,8 +862,11 @@ impl Messenger {
                 spawn_local(self.report_read());
             }
         });
+        // Nothing is reported before the history is in: a panel drawn
+        // afresh (another language, a reload) would otherwise tell the
+        // launcher 0 and then the real count, and the badge would flicker.
         let unread = Memo::new(move |_| {
-            if !self.ready.get() {
+            if !self.ready.get() || self.history.get() != History::Loaded {
                 return None;
             }
             Some(if self.open.get() {
