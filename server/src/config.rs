@@ -46,9 +46,11 @@ pub struct CreateAdmin {
     #[arg(long)]
     pub name: String,
 
-    /// SQLite database file; created (with its folder) and migrated if needed.
+    /// The database: a SQLite file path (or `sqlite://PATH`), or a
+    /// PostgreSQL URL (`postgres://user:password@host:5432/name`); created
+    /// and migrated if needed.
     #[arg(long, env = "MESSENGER_DATABASE", default_value = "data/messenger.db")]
-    pub database: PathBuf,
+    pub database: Database,
 }
 
 #[derive(Parser, Debug, Clone)]
@@ -62,9 +64,17 @@ pub struct Config {
     #[arg(long, env = "MESSENGER_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
-    /// SQLite database file; created (with its folder) and migrated on start.
-    #[arg(long, env = "MESSENGER_DATABASE", default_value = "data/messenger.db")]
-    pub database: PathBuf,
+    /// The database: a SQLite file path (or `sqlite://PATH`), created with
+    /// its folder if missing; or a PostgreSQL URL
+    /// (`postgres://user:password@host:5432/name`) for several instances.
+    /// Migrated on start.
+    #[arg(
+        long,
+        env = "MESSENGER_DATABASE",
+        default_value = "data/messenger.db",
+        hide_env_values = true
+    )]
+    pub database: Database,
 
     /// Folder of the built widget (Trunk's `dist/`): `widget.js` and the frame app.
     #[arg(long, env = "MESSENGER_ASSETS", default_value = "dist")]
@@ -221,6 +231,89 @@ impl FromStr for Secret {
     }
 }
 
+/// Where the data lives: the scheme of `--database` chooses the engine.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the default, for one server).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL, shared by any number of instances. It may carry a
+    /// password: `Debug` and `Display` hide it.
+    Postgres(String),
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Self {
+        Database::Sqlite(path)
+    }
+}
+
+impl Database {
+    /// The SQLite file, if that is the engine.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+}
+
+impl FromStr for Database {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Database::Postgres(s.to_owned()));
+        }
+        if let Some(path) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err("sqlite://PATH needs a file path".into());
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        if s.contains("://") {
+            return Err(format!(
+                "{:?}: the database is a SQLite file path, sqlite://PATH or postgres://…",
+                s.split("://").next().unwrap_or_default()
+            ));
+        }
+        if s.is_empty() {
+            return Err("the database path is empty".into());
+        }
+        Ok(Database::Sqlite(PathBuf::from(s)))
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            // scheme://user:password@host… → scheme://user@host…
+            Database::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                let rest = match rest.split_once('@') {
+                    Some((user, host)) => {
+                        format!("{}@{host}", user.split(':').next().unwrap_or_default())
+                    }
+                    None => rest.to_owned(),
+                };
+                let rest = rest.split('?').next().unwrap_or_default();
+                write!(f, "{scheme}://{rest}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
 /// A web origin: `scheme://host[:port]`, nothing else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin(String);
@@ -259,7 +352,7 @@ impl Config {
     pub fn for_tests(database: PathBuf, assets: PathBuf) -> Self {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database,
+            database: Database::Sqlite(database),
             assets,
             agent_api_key: None,
             allowed_origins: Vec::new(),
@@ -280,6 +373,24 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let s: Secret = "a-very-secret-agent-key".parse().unwrap();
         assert!(!format!("{s:?}").contains("secret-agent"));
+    }
+
+    #[test]
+    fn the_database_url_s_scheme_chooses_the_engine_and_hides_the_password() {
+        let file: Database = "data/messenger.db".parse().unwrap();
+        assert_eq!(file, Database::Sqlite(PathBuf::from("data/messenger.db")));
+        let url: Database = "sqlite:///var/lib/messenger/m.db?mode=rwc".parse().unwrap();
+        assert_eq!(
+            url,
+            Database::Sqlite(PathBuf::from("/var/lib/messenger/m.db"))
+        );
+        let pg: Database = "postgres://app:s3cret-pass@db.internal:5432/messenger?sslmode=require"
+            .parse()
+            .unwrap();
+        assert!(matches!(pg, Database::Postgres(_)));
+        assert_eq!(pg.to_string(), "postgres://app@db.internal:5432/messenger");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        assert!("mysql://x/y".parse::<Database>().is_err());
     }
 
     #[test]
@@ -336,7 +447,7 @@ mod tests {
             panic!("expected create-admin");
         };
         assert_eq!(admin.email, "ann@example.com");
-        assert_eq!(admin.database, PathBuf::from("x.db"));
+        assert_eq!(admin.database, Database::Sqlite(PathBuf::from("x.db")));
         assert!(
             Cli::try_parse_from(["messenger-server", "create-admin", "--name", "Ann"]).is_err()
         );

@@ -79,7 +79,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let state = AppState::new(&config).await?;
-    tracing::info!(database = %config.database.display(), "database ready");
+    tracing::info!(database = %config.database, "database ready");
     if !state.store.has_admin().await? {
         tracing::warn!(
             "no admin account yet: create one with `messenger-server create-admin --email EMAIL --name NAME`"

@@ -36,7 +36,6 @@
 //! are never deleted; if they ever are, the high-water mark must move to a
 //! counter row so that no position is given out twice.)
 
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -50,6 +49,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Database;
 use crate::feed::{Feed, FeedEvent};
 use crate::ids;
 
@@ -137,6 +137,15 @@ pub enum Appended {
     NoConversation,
 }
 
+/// Connections open and idle in the read and write pools.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub read_size: u32,
+    pub read_idle: usize,
+    pub write_size: u32,
+    pub write_idle: usize,
+}
+
 /// Which slice of a conversation's history to read.
 #[derive(Debug, Clone, Copy)]
 pub enum Window {
@@ -166,17 +175,22 @@ pub struct ListCursor {
 impl Store {
     /// Opens (creating if needed) the database file and applies migrations.
     /// What becomes durable is announced on `feed`.
-    pub async fn open(path: &Path, feed: Feed) -> Result<Self, sqlx::Error> {
-        Self::open_with_batch(path, feed, DEFAULT_WRITE_BATCH).await
+    pub async fn open(database: &Database, feed: Feed) -> Result<Self, sqlx::Error> {
+        Self::open_with_batch(database, feed, DEFAULT_WRITE_BATCH).await
     }
 
     /// [`Store::open`], storing at most `write_batch` concurrent sends per
     /// commit (at least 1; 1 turns group commit off).
     pub async fn open_with_batch(
-        path: &Path,
+        database: &Database,
         feed: Feed,
         write_batch: usize,
     ) -> Result<Self, sqlx::Error> {
+        let Some(path) = database.sqlite_path() else {
+            return Err(sqlx::Error::Configuration(
+                "PostgreSQL is not supported by this build yet".into(),
+            ));
+        };
         let write_batch = write_batch.max(1);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
@@ -224,6 +238,39 @@ impl Store {
     /// Sets how long replies and customer messages wait before email.
     pub fn set_mail_delays(&self, delays: MailDelays) {
         *self.delays.write().unwrap_or_else(|e| e.into_inner()) = delays;
+    }
+
+    /// Whether the database answers and every migration this build knows
+    /// is applied (the readiness probe): `Err` says what is wrong.
+    pub async fn check_ready(&self) -> Result<(), String> {
+        let latest = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.read)
+                .await
+                .map_err(|e| format!("database unreachable: {e}"))?;
+        match applied {
+            Some(version) if version >= latest => Ok(()),
+            applied => Err(format!(
+                "migrations not applied: at {} of {latest}",
+                applied.unwrap_or(0)
+            )),
+        }
+    }
+
+    /// Sends waiting for the appender (a queue depth for the metrics).
+    pub fn append_queue_len(&self) -> usize {
+        self.appends.max_capacity() - self.appends.capacity()
+    }
+
+    /// The connection pools' sizes, for the metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            read_size: self.read.size(),
+            read_idle: self.read.num_idle(),
+            write_size: self.write.size(),
+            write_idle: self.write.num_idle(),
+        }
     }
 
     /// Closes both pools, waiting for connections in use to come back.

@@ -77,7 +77,9 @@ async fn existing_messages_get_positions_in_the_order_they_were_stored() {
     }
     old.close().await;
 
-    let store = Store::open(&path, Feed::new()).await.unwrap();
+    let store = Store::open(&path.clone().into(), Feed::new())
+        .await
+        .unwrap();
     let positioned = store.messages_after_position(0, 200).await.unwrap();
     let got: Vec<(i64, &str, &str)> = positioned
         .iter()
@@ -160,7 +162,9 @@ async fn existing_conversations_get_their_wait_and_their_messages_become_searcha
     }
     old.close().await;
 
-    let store = Store::open(&path, Feed::new()).await.unwrap();
+    let store = Store::open(&path.clone().into(), Feed::new())
+        .await
+        .unwrap();
     let waits = store.inbox_conversation("c_waits").await.unwrap().unwrap();
     assert_eq!(waits.waiting_since, Some(30));
     assert_eq!(waits.status, messenger_wire::ConversationStatus::Open);
