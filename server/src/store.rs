@@ -37,16 +37,13 @@
 //! counter row so that no position is given out twice.)
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use messenger_wire::{
     Author, Conversation, ConversationStatus, ConversationSummary, InboxConversation, Message,
 };
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Connection, Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool};
+use sqlx::{Any, Connection, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Database;
@@ -55,6 +52,7 @@ use crate::ids;
 
 mod accounts;
 mod api_keys;
+pub mod db;
 mod customers;
 pub mod identity;
 mod inbox;
@@ -67,6 +65,7 @@ pub use customers::ResumeRefusal;
 pub use inbox::{
     AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, StartContext, Waiting,
 };
+pub use db::Backend;
 pub use settings::{DEFAULT_SITE, SiteSettings};
 
 /// Most sends stored in one transaction, unless configured otherwise
@@ -76,12 +75,12 @@ pub const DEFAULT_WRITE_BATCH: usize = 256;
 /// Sends that may wait for the appender, at least; more with larger batches.
 const MIN_QUEUE: usize = 1024;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone)]
 pub struct Store {
-    read: SqlitePool,
-    write: SqlitePool,
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
     appends: mpsc::Sender<AppendJob>,
     feed: Feed,
     /// Every site with its settings, in force (see [`sites`]).
@@ -186,33 +185,18 @@ impl Store {
         feed: Feed,
         write_batch: usize,
     ) -> Result<Self, sqlx::Error> {
-        let Some(path) = database.sqlite_path() else {
-            return Err(sqlx::Error::Configuration(
-                "PostgreSQL is not supported by this build yet".into(),
-            ));
-        };
+        Self::open_with(database, feed, write_batch, db::DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// [`Store::open_with_batch`] with at most `max_connections` readers.
+    pub async fn open_with(
+        database: &Database,
+        feed: Feed,
+        write_batch: usize,
+        max_connections: u32,
+    ) -> Result<Self, sqlx::Error> {
         let write_batch = write_batch.max(1);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await?;
-        MIGRATIONS.run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.read_only(true))
-            .await?;
+        let (write, read, backend) = db::connect(database, max_connections).await?;
         let sites: sites::SiteCache = std::sync::Arc::new(std::sync::RwLock::new(
             std::sync::Arc::new(sites::load_all(&write).await?),
         ));
@@ -227,6 +211,7 @@ impl Store {
         Ok(Store {
             read,
             write,
+            backend,
             appends,
             feed,
             sites,
@@ -243,7 +228,7 @@ impl Store {
     /// Whether the database answers and every migration this build knows
     /// is applied (the readiness probe): `Err` says what is wrong.
     pub async fn check_ready(&self) -> Result<(), String> {
-        let latest = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        let latest = self.backend.migrator().iter().map(|m| m.version).max().unwrap_or(0);
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.read)
@@ -325,7 +310,7 @@ impl Store {
             Some(id) => id.to_owned(),
             None => {
                 let id = ids::customer_id();
-                sqlx::query("INSERT INTO customers (id, site_id, created_at) VALUES (?, ?, ?)")
+                sqlx::query("INSERT INTO customers (id, site_id, created_at) VALUES ($1, $2, $3)")
                     .bind(&id)
                     .bind(context.site_id.as_deref().unwrap_or(DEFAULT_SITE))
                     .bind(now)
@@ -338,9 +323,9 @@ impl Store {
             "INSERT INTO conversations
                  (id, token_hash, created_at, last_activity_at, last_seq, page_url, user_agent,
                   language, customer_id, customer_email, customer_name)
-             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6, ?7,
-                     (SELECT email FROM customers WHERE id = ?7),
-                     (SELECT name FROM customers WHERE id = ?7))",
+             VALUES ($1, $2, $3, $3, 0, $4, $5, $6, $7,
+                     (SELECT email FROM customers WHERE id = $7),
+                     (SELECT name FROM customers WHERE id = $7))",
         )
         .bind(&conversation.id)
         .bind(token_hash)
@@ -368,19 +353,19 @@ impl Store {
             "SELECT t.customer_id, {} FROM customer_tokens t
              JOIN conversations c ON c.id = t.conversation_id
              JOIN customers u ON u.id = t.customer_id
-             WHERE t.token_hash = ? AND u.site_id = ?",
+             WHERE t.token_hash = $1 AND u.site_id = $2",
             CONVERSATION_COLUMNS_OF_C
         ))
         .bind(token_hash)
         .bind(site_id)
-        .map(|row: SqliteRow| (row.get("customer_id"), conversation_from_row(&row)))
+        .map(|row: AnyRow| (row.get("customer_id"), conversation_from_row(&row)))
         .fetch_optional(&self.read)
         .await
     }
 
     pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"
         ))
         .bind(id)
         .map(conversation_from_row)
@@ -422,7 +407,7 @@ impl Store {
     /// The highest message position stored (0 when there is no message):
     /// a stream that starts from it carries only what is committed later.
     pub async fn last_position(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM messages")
+        sqlx::query_scalar("SELECT last FROM message_positions WHERE id = 1")
             .fetch_one(&self.read)
             .await
     }
@@ -437,7 +422,7 @@ impl Store {
         sqlx::query(AFTER_POSITION)
             .bind(after)
             .bind(i64::from(limit))
-            .map(|row: SqliteRow| PositionedMessage {
+            .map(|row: AnyRow| PositionedMessage {
                 position: row.get("position"),
                 conversation_id: row.get("conversation_id"),
                 message: message_from_row(row),
@@ -528,8 +513,8 @@ impl Store {
         };
         // Only a mark that moves forward updates the row (and so returns it).
         let moved = sqlx::query(&format!(
-            "UPDATE conversations SET {column} = min(?1, last_seq)
-             WHERE id = ?2 AND {column} < min(?1, last_seq)
+            "UPDATE conversations SET {column} = CASE WHEN $1 < last_seq THEN $1 ELSE last_seq END
+             WHERE id = $2 AND {column} < $1 AND {column} < last_seq
              RETURNING {CONVERSATION_COLUMNS}"
         ))
         .bind(seq)
@@ -572,14 +557,14 @@ impl Store {
              FROM conversations c
              LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
              WHERE c.last_seq > 0
-               AND (c.last_activity_at < ?1 OR (c.last_activity_at = ?1 AND (?2 = '' OR c.id < ?2)))
+               AND (c.last_activity_at < $1 OR (c.last_activity_at = $1 AND ($2 = '' OR c.id < $2)))
              ORDER BY c.last_activity_at DESC, c.id DESC
-             LIMIT ?3",
+             LIMIT $3",
         )
         .bind(at)
         .bind(id)
         .bind(i64::from(limit) + 1)
-        .map(|row: SqliteRow| ConversationSummary {
+        .map(|row: AnyRow| ConversationSummary {
             conversation: conversation_from_row(&row),
             last_message: row.get::<Option<String>, _>("m_id").map(|m_id| Message {
                 id: m_id,
@@ -611,7 +596,7 @@ impl Store {
 /// followed by the change of its conversation, if it created or reopened
 /// one), before it gives the connection back.
 async fn run_appender(
-    pool: SqlitePool,
+    pool: AnyPool,
     mut jobs: mpsc::Receiver<AppendJob>,
     feed: Feed,
     max_batch: usize,
@@ -672,11 +657,18 @@ async fn run_appender(
 /// Appends a batch in one transaction. Each send runs inside a savepoint, so
 /// one that fails is undone alone and the others still commit.
 async fn append_batch(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     batch: &[AppendJob],
     sites: &sites::Sites,
 ) -> Result<Vec<AppendOutcome>, sqlx::Error> {
     let mut tx = connection.begin().await?;
+    // First of all, the counter of positions: on PostgreSQL its row lock,
+    // held until the commit, makes the appenders of all instances take
+    // turns, so positions become visible in the order they were given (and
+    // per-conversation `seq` and client ids are decided one after the other).
+    sqlx::query("UPDATE message_positions SET last = last WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
@@ -698,7 +690,7 @@ type AppendOutcome =
     Result<(Appended, Option<InboxConversation>, Option<(Message, i64)>), sqlx::Error>;
 
 async fn append_one(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     job: &AppendJob,
     sites: &sites::Sites,
 ) -> AppendOutcome {
@@ -718,7 +710,7 @@ async fn append_one(
     // The conversation's site (its customer's) answers with its own hours.
     let found: Option<(String, String)> = sqlx::query_as(
         "SELECT c.status, coalesce(u.site_id, 'default') FROM conversations c
-         LEFT JOIN customers u ON u.id = c.customer_id WHERE c.id = ?",
+         LEFT JOIN customers u ON u.id = c.customer_id WHERE c.id = $1",
     )
     .bind(&job.conversation_id)
     .fetch_optional(&mut **tx)
@@ -733,16 +725,16 @@ async fn append_one(
     // message ends it; a system message changes nothing.
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations
-         SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?1),
-             waiting_since = CASE ?2
+         SET last_seq = last_seq + 1, last_activity_at = CASE WHEN $1 > last_activity_at THEN $1 ELSE last_activity_at END,
+             waiting_since = CASE $2
                  WHEN 'customer' THEN
-                     CASE WHEN status = 'closed' THEN ?1 ELSE coalesce(waiting_since, ?1) END
+                     CASE WHEN status = 'closed' THEN $1 ELSE coalesce(waiting_since, $1) END
                  WHEN 'agent' THEN NULL
                  WHEN 'bot' THEN NULL
                  ELSE waiting_since END,
-             status = CASE WHEN ?2 = 'customer' THEN 'open' ELSE status END,
-             closed_at = CASE WHEN ?2 = 'customer' THEN NULL ELSE closed_at END
-         WHERE id = ?3 RETURNING last_seq",
+             status = CASE WHEN $2 = 'customer' THEN 'open' ELSE status END,
+             closed_at = CASE WHEN $2 = 'customer' THEN NULL ELSE closed_at END
+         WHERE id = $3 RETURNING last_seq",
     )
     .bind(job.now)
     .bind(job.author.as_str())
@@ -757,14 +749,10 @@ async fn append_one(
         body: job.body.clone(),
         created_at: job.now,
     };
-    // The next global position: this task is the only writer of messages, so
-    // positions grow in commit order and a failed send (rolled back to its
-    // savepoint) leaves no hole. PostgreSQL with several instances must keep
-    // that order too, which max + 1 does not (two transactions could read the
-    // same max, or commit in the other order than they numbered): there a
-    // counter row (`UPDATE message_position SET last = last + 1 RETURNING
-    // last`) updated in the send's transaction serializes the writers until
-    // they commit, so a higher position is never visible before a lower one.
+    // The next global position, from the counter row this transaction holds
+    // (see `append_batch`): positions grow in commit order, on every
+    // instance, and a failed send (rolled back to its savepoint) leaves no
+    // hole.
     let position =
         insert_message(tx, &job.conversation_id, &message, job.agent_id.as_deref()).await?;
     let changed = if seq == 1 || reopens {
@@ -789,14 +777,14 @@ async fn append_one(
 /// stays (and the row is not written again): what comes in the meantime
 /// goes in the same email.
 async fn schedule_emails(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     job: &AppendJob,
 ) -> Result<(), sqlx::Error> {
     match job.author {
         Author::Agent => {
             sqlx::query(
-                "UPDATE conversations SET followup_due_at = ?
-                 WHERE id = ? AND followup_due_at IS NULL AND customer_id IN
+                "UPDATE conversations SET followup_due_at = $1
+                 WHERE id = $2 AND followup_due_at IS NULL AND customer_id IN
                      (SELECT id FROM customers WHERE email IS NOT NULL AND unsubscribed_at IS NULL)",
             )
             .bind(job.followup_due_at)
@@ -806,9 +794,9 @@ async fn schedule_emails(
         }
         Author::Customer => {
             sqlx::query(
-                "UPDATE agents SET notify_due_at = ?1
+                "UPDATE agents SET notify_due_at = $1
                  WHERE notify_due_at IS NULL AND disabled_at IS NULL AND email_notifications = 1
-                   AND coalesce((SELECT assignee_id FROM conversations WHERE id = ?2), id) = id",
+                   AND coalesce((SELECT assignee_id FROM conversations WHERE id = $2), id) = id",
             )
             .bind(job.notify_due_at)
             .bind(&job.conversation_id)
@@ -826,7 +814,7 @@ async fn schedule_emails(
 /// next `seq` but leaves `waiting_since` alone: the customer still waits
 /// for a person.
 async fn away_reply(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     conversation_id: &str,
     settings: &SiteSettings,
     now: i64,
@@ -839,9 +827,9 @@ async fn away_reply(
     let period = next_open.unwrap_or(i64::MAX);
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversations
-         SET last_seq = last_seq + 1, last_activity_at = max(last_activity_at, ?1),
-             away_reply_for = ?2
-         WHERE id = ?3 AND (away_reply_for IS NULL OR away_reply_for <> ?2)
+         SET last_seq = last_seq + 1, last_activity_at = CASE WHEN $1 > last_activity_at THEN $1 ELSE last_activity_at END,
+             away_reply_for = $2
+         WHERE id = $3 AND (away_reply_for IS NULL OR away_reply_for <> $2)
          RETURNING last_seq",
     )
     .bind(now)
@@ -866,15 +854,19 @@ async fn away_reply(
 
 /// Inserts a message at the next global position, which it returns.
 async fn insert_message(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     conversation_id: &str,
     message: &Message,
     agent_id: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let position: i64 = sqlx::query_scalar(
+        "UPDATE message_positions SET last = last + 1 WHERE id = 1 RETURNING last",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM messages), ?)
-         RETURNING position",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&message.id)
     .bind(conversation_id)
@@ -883,9 +875,11 @@ async fn insert_message(
     .bind(&message.client_id)
     .bind(&message.body)
     .bind(message.created_at)
+    .bind(position)
     .bind(agent_id)
-    .fetch_one(&mut **tx)
-    .await
+    .execute(&mut **tx)
+    .await?;
+    Ok(position)
 }
 
 const CONVERSATION_COLUMNS: &str =
@@ -905,26 +899,26 @@ macro_rules! select_messages {
 
 const OLDER_THAN: &str = concat!(
     select_messages!(),
-    " WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+    " WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
 );
 
 const NEWER_THAN: &str = concat!(
     select_messages!(),
-    " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3"
+    " WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3"
 );
 
 const AFTER_POSITION: &str = concat!(
     select_messages!(),
-    " WHERE position > ?1 ORDER BY position ASC LIMIT ?2"
+    " WHERE position > $1 ORDER BY position ASC LIMIT $2"
 );
 
 const BY_CLIENT_ID: &str = concat!(
     select_messages!(),
-    " WHERE conversation_id = ? AND author = ? AND client_id = ?"
+    " WHERE conversation_id = $1 AND author = $2 AND client_id = $3"
 );
 
 async fn find_by_client_id(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     conversation_id: &str,
     author: Author,
     client_id: &str,
@@ -938,7 +932,7 @@ async fn find_by_client_id(
         .await
 }
 
-fn conversation_from_row<R: std::borrow::Borrow<SqliteRow>>(row: R) -> Conversation {
+fn conversation_from_row<R: std::borrow::Borrow<AnyRow>>(row: R) -> Conversation {
     let row = row.borrow();
     Conversation {
         id: row.get("id"),
@@ -951,7 +945,7 @@ fn conversation_from_row<R: std::borrow::Borrow<SqliteRow>>(row: R) -> Conversat
     }
 }
 
-fn message_from_row(row: SqliteRow) -> Message {
+fn message_from_row(row: AnyRow) -> Message {
     Message {
         id: row.get("id"),
         seq: row.get("seq"),

@@ -172,7 +172,7 @@ async fn the_database_stores_only_the_hash_of_a_key() {
     let created = create_key(&ann, "CRM").await;
     let db = app.database().await;
     let (hash, hint): (Vec<u8>, String) =
-        sqlx::query_as("SELECT key_hash, hint FROM api_keys WHERE id = ?")
+        sqlx::query_as("SELECT key_hash, hint FROM api_keys WHERE id = $1")
             .bind(&created.key.id)
             .fetch_one(&db)
             .await
@@ -347,7 +347,7 @@ async fn the_last_use_is_written_at_most_once_a_minute() {
     let db = app.database().await;
     // Pretend the key was last used 30 s ago: a use now does not move it.
     let recent = messenger_server::now_ms() - 30_000;
-    sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
         .bind(recent)
         .bind(&created.key.id)
         .execute(&db)
@@ -361,7 +361,7 @@ async fn the_last_use_is_written_at_most_once_a_minute() {
     assert_eq!(key.last_used_at, Some(recent));
     // Two minutes ago: it moves to now.
     let old = messenger_server::now_ms() - 120_000;
-    sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
         .bind(old)
         .bind(&created.key.id)
         .execute(&db)

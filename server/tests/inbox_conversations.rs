@@ -454,7 +454,7 @@ async fn internal_notes_never_reach_the_customer_but_reach_every_agent() {
 
     // The reply records who wrote it.
     let db = app.database().await;
-    let author: Option<String> = sqlx::query_scalar("SELECT agent_id FROM messages WHERE id = ?")
+    let author: Option<String> = sqlx::query_scalar("SELECT agent_id FROM messages WHERE id = $1")
         .bind(&answer.id)
         .fetch_one(&db)
         .await

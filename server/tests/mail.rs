@@ -80,7 +80,7 @@ async fn get_account(app: &TestApp, token: &str) -> CustomerAccount {
 /// When the conversation's follow-up is due, if it is.
 async fn followup_due(app: &TestApp, conversation_id: &str) -> Option<i64> {
     let db = app.database().await;
-    let due = sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = ?")
+    let due = sqlx::query_scalar("SELECT followup_due_at FROM conversations WHERE id = $1")
         .bind(conversation_id)
         .fetch_one(&db)
         .await

@@ -46,7 +46,7 @@ async fn existing_messages_get_positions_in_the_order_they_were_stored() {
     for (id, hash) in [("c_a", 1u8), ("c_b", 2)] {
         sqlx::query(
             "INSERT INTO conversations (id, token_hash, created_at, last_activity_at, last_seq)
-             VALUES (?, ?, 0, 0, 2)",
+             VALUES ($1, $2, 0, 0, 2)",
         )
         .bind(id)
         .bind(vec![hash; 32])
@@ -64,7 +64,7 @@ async fn existing_messages_get_positions_in_the_order_they_were_stored() {
     for (id, conversation, seq, at) in stored {
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at)
-             VALUES (?, ?, ?, 'customer', ?, 'x', ?)",
+             VALUES ($1, $2, $3, 'customer', $4, 'x', $5)",
         )
         .bind(id)
         .bind(conversation)
@@ -127,7 +127,7 @@ async fn existing_conversations_get_their_wait_and_their_messages_become_searcha
     for (id, hash, last_seq) in [("c_waits", 1u8, 3), ("c_answered", 2, 2)] {
         sqlx::query(
             "INSERT INTO conversations (id, token_hash, created_at, last_activity_at, last_seq)
-             VALUES (?, ?, 0, 40, ?)",
+             VALUES ($1, $2, 0, 40, $3)",
         )
         .bind(id)
         .bind(vec![hash; 32])
@@ -146,7 +146,7 @@ async fn existing_conversations_get_their_wait_and_their_messages_become_searcha
     for (position, (id, conversation, seq, author, body, at)) in stored.into_iter().enumerate() {
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(conversation)

@@ -8,7 +8,7 @@
 
 use messenger_wire::{AgentAccount, AgentRef, Role};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::Store;
 use crate::accounts::{SESSION_IDLE_MS, SESSION_MAX_MS};
@@ -39,7 +39,7 @@ impl Store {
     ) -> Result<bool, sqlx::Error> {
         let inserted = sqlx::query(
             "INSERT INTO agents (id, email, name, password_hash, role, disabled_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
              ON CONFLICT (email) DO NOTHING",
         )
         .bind(&account.id)
@@ -57,18 +57,18 @@ impl Store {
     /// The agent with this (lowercased) email.
     pub async fn agent_by_email(&self, email: &str) -> Result<Option<AgentRecord>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE email = ?"
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE email = $1"
         ))
         .bind(email)
-        .map(|row: SqliteRow| agent_record_from_row(&row))
+        .map(|row: AnyRow| agent_record_from_row(&row))
         .fetch_optional(&self.read)
         .await
     }
 
     pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, sqlx::Error> {
-        sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?"))
+        sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
             .bind(id)
-            .map(|row: SqliteRow| agent_record_from_row(&row))
+            .map(|row: AnyRow| agent_record_from_row(&row))
             .fetch_optional(&self.read)
             .await
     }
@@ -78,7 +78,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {AGENT_COLUMNS} FROM agents ORDER BY created_at, id"
         ))
-        .map(|row: SqliteRow| agent_from_row(&row))
+        .map(|row: AnyRow| agent_from_row(&row))
         .fetch_all(&self.read)
         .await
     }
@@ -87,9 +87,9 @@ impl Store {
     pub async fn team(&self) -> Result<Vec<AgentRef>, sqlx::Error> {
         sqlx::query(
             "SELECT id, name FROM agents WHERE disabled_at IS NULL
-             ORDER BY name COLLATE NOCASE, name, id",
+             ORDER BY lower(name), name, id",
         )
-        .map(|row: SqliteRow| AgentRef {
+        .map(|row: AnyRow| AgentRef {
             id: row.get("id"),
             name: row.get("name"),
         })
@@ -99,9 +99,12 @@ impl Store {
 
     /// Whether any admin account exists (none: the first must be created).
     pub async fn has_admin(&self) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM agents WHERE role = 'admin')")
-            .fetch_one(&self.read)
-            .await
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM agents WHERE role = 'admin') THEN 1 ELSE 0 END",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(exists != 0)
     }
 
     /// Disables (at `now`, keeping an earlier time if already disabled) or
@@ -117,26 +120,26 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let sql = if disabled {
             format!(
-                "UPDATE agents SET disabled_at = coalesce(disabled_at, ?1), updated_at = ?1
-                 WHERE id = ?2 RETURNING {AGENT_COLUMNS}"
+                "UPDATE agents SET disabled_at = coalesce(disabled_at, $1), updated_at = $1
+                 WHERE id = $2 RETURNING {AGENT_COLUMNS}"
             )
         } else {
             format!(
-                "UPDATE agents SET disabled_at = NULL, updated_at = ?1
-                 WHERE id = ?2 RETURNING {AGENT_COLUMNS}"
+                "UPDATE agents SET disabled_at = NULL, updated_at = $1
+                 WHERE id = $2 RETURNING {AGENT_COLUMNS}"
             )
         };
         let Some(account) = sqlx::query(&sql)
             .bind(now)
             .bind(id)
-            .map(|row: SqliteRow| agent_from_row(&row))
+            .map(|row: AnyRow| agent_from_row(&row))
             .fetch_optional(&mut *tx)
             .await?
         else {
             return Ok(None);
         };
         let revoked = if disabled {
-            sqlx::query_scalar("DELETE FROM agent_sessions WHERE agent_id = ? RETURNING id")
+            sqlx::query_scalar("DELETE FROM agent_sessions WHERE agent_id = $1 RETURNING id")
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?
@@ -157,14 +160,14 @@ impl Store {
         now: i64,
     ) -> Result<Vec<String>, sqlx::Error> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE agents SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE agents SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now)
             .bind(agent_id)
             .execute(&mut *tx)
             .await?;
         let revoked = sqlx::query_scalar(
-            "DELETE FROM agent_sessions WHERE agent_id = ? AND id != ? RETURNING id",
+            "DELETE FROM agent_sessions WHERE agent_id = $1 AND id != $2 RETURNING id",
         )
         .bind(agent_id)
         .bind(keep_session)
@@ -183,14 +186,14 @@ impl Store {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("DELETE FROM agent_sessions WHERE agent_id = ? AND expires_at <= ?")
+        sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1 AND expires_at <= $2")
             .bind(agent_id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO agent_sessions (id, token_hash, agent_id, created_at, last_seen_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?4 + ?5)",
+             VALUES ($1, $2, $3, $4, $4, $4 + $5)",
         )
         .bind(id)
         .bind(token_hash)
@@ -212,11 +215,11 @@ impl Store {
             "SELECT s.id AS session_id, s.last_seen_at,
                     a.id, a.email, a.name, a.role, a.created_at, a.disabled_at
              FROM agent_sessions s JOIN agents a ON a.id = s.agent_id
-             WHERE s.token_hash = ? AND s.expires_at > ? AND a.disabled_at IS NULL",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now)
-        .map(|row: SqliteRow| SessionRecord {
+        .map(|row: AnyRow| SessionRecord {
             id: row.get("session_id"),
             last_seen_at: row.get("last_seen_at"),
             agent: agent_from_row(&row),
@@ -227,22 +230,25 @@ impl Store {
 
     /// Whether the session still exists, is unexpired and its agent enabled.
     pub async fn session_is_active(&self, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM agent_sessions s JOIN agents a ON a.id = s.agent_id
-                            WHERE s.id = ? AND s.expires_at > ? AND a.disabled_at IS NULL)",
+        let active: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (
+                 SELECT 1 FROM agent_sessions s JOIN agents a ON a.id = s.agent_id
+                 WHERE s.id = $1 AND s.expires_at > $2 AND a.disabled_at IS NULL)
+             THEN 1 ELSE 0 END",
         )
         .bind(id)
         .bind(now)
         .fetch_one(&self.read)
-        .await
+        .await?;
+        Ok(active != 0)
     }
 
     /// Records use of a session: its idle expiry slides forward, never past
     /// the absolute limit from its creation.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE agent_sessions SET last_seen_at = ?1, expires_at = min(created_at + ?2, ?1 + ?3)
-             WHERE id = ?4",
+            "UPDATE agent_sessions SET last_seen_at = $1, expires_at = CASE WHEN created_at + $2 < $1 + $3 THEN created_at + $2 ELSE $1 + $3 END
+             WHERE id = $4",
         )
         .bind(now)
         .bind(SESSION_MAX_MS)
@@ -255,7 +261,7 @@ impl Store {
 
     /// Deletes one session (logout).
     pub async fn delete_session(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM agent_sessions WHERE id = ?")
+        sqlx::query("DELETE FROM agent_sessions WHERE id = $1")
             .bind(id)
             .execute(&self.write)
             .await?;
@@ -263,7 +269,7 @@ impl Store {
     }
 }
 
-fn agent_from_row(row: &SqliteRow) -> AgentAccount {
+fn agent_from_row(row: &AnyRow) -> AgentAccount {
     AgentAccount {
         id: row.get("id"),
         email: row.get("email"),
@@ -276,7 +282,7 @@ fn agent_from_row(row: &SqliteRow) -> AgentAccount {
     }
 }
 
-fn agent_record_from_row(row: &SqliteRow) -> AgentRecord {
+fn agent_record_from_row(row: &AnyRow) -> AgentRecord {
     AgentRecord {
         account: agent_from_row(row),
         password_hash: row.get("password_hash"),

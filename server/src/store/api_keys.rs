@@ -4,7 +4,7 @@
 
 use messenger_wire::{AgentRef, ApiKeyInfo};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::Store;
 
@@ -34,7 +34,7 @@ impl Store {
     ) -> Result<ApiKeyInfo, sqlx::Error> {
         sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, hint, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(name)
@@ -55,7 +55,7 @@ impl Store {
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN agents a ON a.id = k.created_by
              ORDER BY k.created_at, k.id"
         ))
-        .map(|row: SqliteRow| api_key_from_row(&row))
+        .map(|row: AnyRow| api_key_from_row(&row))
         .fetch_all(&self.read)
         .await
     }
@@ -67,14 +67,14 @@ impl Store {
     async fn api_key_in(
         &self,
         id: &str,
-        pool: &sqlx::SqlitePool,
+        pool: &sqlx::AnyPool,
     ) -> Result<Option<ApiKeyInfo>, sqlx::Error> {
         sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN agents a ON a.id = k.created_by
-             WHERE k.id = ?"
+             WHERE k.id = $1"
         ))
         .bind(id)
-        .map(|row: SqliteRow| api_key_from_row(&row))
+        .map(|row: AnyRow| api_key_from_row(&row))
         .fetch_optional(pool)
         .await
     }
@@ -87,7 +87,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<ApiKeyInfo>, sqlx::Error> {
         let updated =
-            sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?")
+            sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2")
                 .bind(now)
                 .bind(id)
                 .execute(&self.write)
@@ -104,10 +104,10 @@ impl Store {
         key_hash: &[u8],
     ) -> Result<Option<ActiveApiKey>, sqlx::Error> {
         sqlx::query(
-            "SELECT id, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+            "SELECT id, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
         .bind(key_hash)
-        .map(|row: SqliteRow| ActiveApiKey {
+        .map(|row: AnyRow| ActiveApiKey {
             id: row.get("id"),
             last_used_at: row.get("last_used_at"),
         })
@@ -117,20 +117,22 @@ impl Store {
 
     /// Whether the key exists and is not revoked.
     pub async fn api_key_is_active(&self, id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ? AND revoked_at IS NULL)",
+        let active: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL)
+             THEN 1 ELSE 0 END",
         )
         .bind(id)
         .fetch_one(&self.read)
-        .await
+        .await?;
+        Ok(active != 0)
     }
 
     /// Records use of a key, unless that was done less than
     /// [`API_KEY_TOUCH_MS`] ago (by another request in a race, say).
     pub async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE api_keys SET last_used_at = ?1
-             WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at <= ?1 - ?3)",
+            "UPDATE api_keys SET last_used_at = $1
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $1 - $3)",
         )
         .bind(now)
         .bind(id)
@@ -141,7 +143,7 @@ impl Store {
     }
 }
 
-fn api_key_from_row(row: &SqliteRow) -> ApiKeyInfo {
+fn api_key_from_row(row: &AnyRow) -> ApiKeyInfo {
     ApiKeyInfo {
         id: row.get("id"),
         name: row.get("name"),

@@ -4,7 +4,7 @@
 
 use messenger_wire::{CustomerAccount, CustomerConversation, Message};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{CONVERSATION_COLUMNS_OF_C, Store, conversation_from_row, parse_author};
 use messenger_wire::Conversation;
@@ -12,7 +12,7 @@ use messenger_wire::Conversation;
 /// Stores a device token (`token_hash`) that opens `conversation_id` of
 /// `customer_id`, inside the caller's transaction.
 pub(super) async fn insert_device_token(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     token_hash: &[u8],
     customer_id: &str,
     conversation_id: &str,
@@ -20,7 +20,7 @@ pub(super) async fn insert_device_token(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
-         VALUES (?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(token_hash)
     .bind(customer_id)
@@ -54,7 +54,7 @@ impl Store {
     ) -> Result<Option<Conversation>, sqlx::Error> {
         let inserted = sqlx::query(
             "INSERT INTO customer_tokens (token_hash, customer_id, conversation_id, created_at)
-             SELECT ?, customer_id, id, ? FROM conversations WHERE id = ? AND customer_id = ?",
+             SELECT $1, customer_id, id, $2 FROM conversations WHERE id = $3 AND customer_id = $4",
         )
         .bind(token_hash)
         .bind(now)
@@ -74,7 +74,7 @@ impl Store {
         &self,
         customer_id: &str,
     ) -> Result<CustomerAccount, sqlx::Error> {
-        let customer = sqlx::query("SELECT email, unsubscribed_at FROM customers WHERE id = ?")
+        let customer = sqlx::query("SELECT email, unsubscribed_at FROM customers WHERE id = $1")
             .bind(customer_id)
             .fetch_optional(&self.read)
             .await?;
@@ -94,13 +94,13 @@ impl Store {
                        AND u.author IN ('agent', 'bot')) AS unread
              FROM conversations c
              LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
-             WHERE c.customer_id = ?
+             WHERE c.customer_id = $1
              ORDER BY c.last_activity_at DESC, c.id DESC
-             LIMIT ?"
+             LIMIT $2"
         ))
         .bind(customer_id)
         .bind(MAX_LISTED_CONVERSATIONS)
-        .map(|row: SqliteRow| CustomerConversation {
+        .map(|row: AnyRow| CustomerConversation {
             conversation: conversation_from_row(&row),
             last_message: row.get::<Option<String>, _>("m_id").map(|id| Message {
                 id,
@@ -129,12 +129,12 @@ impl Store {
         email: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE customers SET email = ?, unsubscribed_at = NULL WHERE id = ?")
+        sqlx::query("UPDATE customers SET email = $1, unsubscribed_at = NULL WHERE id = $2")
             .bind(email)
             .bind(customer_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE conversations SET customer_email = ? WHERE customer_id = ?")
+        sqlx::query("UPDATE conversations SET customer_email = $1 WHERE customer_id = $2")
             .bind(email)
             .bind(customer_id)
             .execute(&mut *tx)
@@ -149,7 +149,7 @@ impl Store {
         site_id: &str,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO resume_requests (email, site_id, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO resume_requests (email, site_id, created_at) VALUES ($1, $2, $3)")
             .bind(email)
             .bind(site_id)
             .bind(now)
@@ -174,7 +174,7 @@ impl Store {
         let link = sqlx::query(
             "SELECT l.customer_id, l.expires_at, l.used_at FROM resume_links l
              JOIN customers u ON u.id = l.customer_id
-             WHERE l.code_hash = ? AND u.site_id = ?",
+             WHERE l.code_hash = $1 AND u.site_id = $2",
         )
         .bind(code_hash)
         .bind(site_id)
@@ -190,17 +190,17 @@ impl Store {
             return Ok(Err(ResumeRefusal::Expired));
         }
         let customer_id: String = link.get("customer_id");
-        sqlx::query("UPDATE resume_links SET used_at = ? WHERE code_hash = ?")
+        sqlx::query("UPDATE resume_links SET used_at = $1 WHERE code_hash = $2")
             .bind(now)
             .bind(code_hash)
             .execute(&mut *tx)
             .await?;
         let conversation = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.customer_id = ?
+            "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.customer_id = $1
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 1"
         ))
         .bind(&customer_id)
-        .map(|row: SqliteRow| conversation_from_row(&row))
+        .map(|row: AnyRow| conversation_from_row(&row))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(conversation) = conversation else {
@@ -215,14 +215,14 @@ impl Store {
     /// replies, or the agent no more notices. Whether the code was known.
     pub async fn unsubscribe(&self, code_hash: &[u8], now: i64) -> Result<bool, sqlx::Error> {
         let row =
-            sqlx::query("SELECT customer_id, agent_id FROM unsubscribe_codes WHERE code_hash = ?")
+            sqlx::query("SELECT customer_id, agent_id FROM unsubscribe_codes WHERE code_hash = $1")
                 .bind(code_hash)
                 .fetch_optional(&self.read)
                 .await?;
         let Some(row) = row else { return Ok(false) };
         if let Some(customer) = row.get::<Option<String>, _>("customer_id") {
             sqlx::query(
-                "UPDATE customers SET unsubscribed_at = coalesce(unsubscribed_at, ?) WHERE id = ?",
+                "UPDATE customers SET unsubscribed_at = coalesce(unsubscribed_at, $1) WHERE id = $2",
             )
             .bind(now)
             .bind(customer)
@@ -231,7 +231,7 @@ impl Store {
         }
         if let Some(agent) = row.get::<Option<String>, _>("agent_id") {
             sqlx::query(
-                "UPDATE agents SET email_notifications = 0, notify_due_at = NULL WHERE id = ?",
+                "UPDATE agents SET email_notifications = 0, notify_due_at = NULL WHERE id = $1",
             )
             .bind(agent)
             .execute(&self.write)

@@ -5,7 +5,7 @@
 
 use messenger_wire::Conversation;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{CONVERSATION_COLUMNS_OF_C, Store, conversation_from_row};
 use crate::identity::Identity;
@@ -46,7 +46,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let id: String = sqlx::query_scalar(
             "INSERT INTO customers (id, site_id, external_id, name, email, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (site_id, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
                  name = coalesce(excluded.name, customers.name),
                  unsubscribed_at = CASE
@@ -79,11 +79,11 @@ impl Store {
         sqlx::query(
             "SELECT t.customer_id, t.conversation_id, u.external_id
              FROM customer_tokens t JOIN customers u ON u.id = t.customer_id
-             WHERE t.token_hash = ? AND u.site_id = ?",
+             WHERE t.token_hash = $1 AND u.site_id = $2",
         )
         .bind(token_hash)
         .bind(site_id)
-        .map(|row: SqliteRow| TokenCustomer {
+        .map(|row: AnyRow| TokenCustomer {
             customer_id: row.get("customer_id"),
             external_id: row.get("external_id"),
             conversation_id: row.get("conversation_id"),
@@ -102,11 +102,11 @@ impl Store {
     ) -> Result<Option<Conversation>, sqlx::Error> {
         let mut tx = self.write.begin().await?;
         let conversation = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.customer_id = ?
+            "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.customer_id = $1
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 1"
         ))
         .bind(customer_id)
-        .map(|row: SqliteRow| conversation_from_row(&row))
+        .map(|row: AnyRow| conversation_from_row(&row))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(conversation) = conversation else {
@@ -142,7 +142,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT t.customer_id, t.conversation_id, u.external_id
              FROM customer_tokens t JOIN customers u ON u.id = t.customer_id
-             WHERE t.token_hash = ?",
+             WHERE t.token_hash = $1",
         )
         .bind(anonymous_token_hash)
         .fetch_optional(&mut *tx)
@@ -161,11 +161,11 @@ impl Store {
         // dropped, not handed the verified user's history: on a shared
         // computer it may be someone else's.
         for statement in [
-            "UPDATE conversations SET customer_id = ?2 WHERE customer_id = ?1",
-            "DELETE FROM customer_tokens WHERE customer_id = ?1",
-            "DELETE FROM resume_links WHERE customer_id = ?1",
-            "DELETE FROM unsubscribe_codes WHERE customer_id = ?1",
-            "DELETE FROM customers WHERE id = ?1",
+            "UPDATE conversations SET customer_id = $2 WHERE customer_id = $1",
+            "DELETE FROM customer_tokens WHERE customer_id = $1",
+            "DELETE FROM resume_links WHERE customer_id = $1",
+            "DELETE FROM unsubscribe_codes WHERE customer_id = $1",
+            "DELETE FROM customers WHERE id = $1",
         ] {
             sqlx::query(statement)
                 .bind(&anonymous)
@@ -183,10 +183,10 @@ impl Store {
         )
         .await?;
         let conversation = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.id = ?"
+            "SELECT {CONVERSATION_COLUMNS_OF_C} FROM conversations c WHERE c.id = $1"
         ))
         .bind(&conversation_id)
-        .map(|row: SqliteRow| conversation_from_row(&row))
+        .map(|row: AnyRow| conversation_from_row(&row))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -195,7 +195,7 @@ impl Store {
 
     /// Deletes one device token (logout, reset). Whether it existed.
     pub async fn forget_customer_token(&self, token_hash: &[u8]) -> Result<bool, sqlx::Error> {
-        let deleted = sqlx::query("DELETE FROM customer_tokens WHERE token_hash = ?")
+        let deleted = sqlx::query("DELETE FROM customer_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.write)
             .await?
@@ -214,7 +214,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
         if let Some(name) = name {
-            sqlx::query("UPDATE customers SET name = ? WHERE id = ?")
+            sqlx::query("UPDATE customers SET name = $1 WHERE id = $2")
                 .bind(name)
                 .bind(customer_id)
                 .execute(&mut *tx)
@@ -223,9 +223,9 @@ impl Store {
         if let Some(email) = email {
             sqlx::query(
                 "UPDATE customers SET
-                     unsubscribed_at = CASE WHEN email IS ?1 THEN unsubscribed_at ELSE NULL END,
-                     email = ?1
-                 WHERE id = ?2",
+                     unsubscribed_at = CASE WHEN email IS $1 THEN unsubscribed_at ELSE NULL END,
+                     email = $1
+                 WHERE id = $2",
             )
             .bind(email)
             .bind(customer_id)
@@ -241,14 +241,14 @@ impl Store {
 /// may carry a name of their own) and email onto their conversations,
 /// where the inbox and the mail worker read them.
 async fn sync_conversations(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     customer_id: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE conversations SET
-             customer_name = coalesce((SELECT name FROM customers WHERE id = ?1), customer_name),
-             customer_email = (SELECT email FROM customers WHERE id = ?1)
-         WHERE customer_id = ?1",
+             customer_name = coalesce((SELECT name FROM customers WHERE id = $1), customer_name),
+             customer_email = (SELECT email FROM customers WHERE id = $1)
+         WHERE customer_id = $1",
     )
     .bind(customer_id)
     .execute(&mut **tx)

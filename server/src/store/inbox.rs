@@ -15,8 +15,11 @@ use messenger_wire::{
     AgentRef, ConversationStatus, CustomerIdentity, CustomerProfile, InboxConversation, Message,
     Note, PastConversation,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteExecutor};
+use sqlx::any::AnyRow;
+use sqlx::any::AnyExecutor;
+use sqlx::{Connection, Row};
+
+use super::db::{Backend, SqlBuilder};
 
 use super::{Store, parse_author};
 use crate::feed::FeedEvent;
@@ -114,15 +117,15 @@ const NOTE_SELECT: &str = "SELECT n.id, n.conversation_id, n.agent_id, a.name AS
 
 /// One conversation as the inbox shows it, read through `executor` (a
 /// writer's transaction, to publish exactly what it committed).
-pub(super) async fn load_conversation<'e, E: SqliteExecutor<'e>>(
+pub(super) async fn load_conversation<'e, E: AnyExecutor<'e>>(
     executor: E,
     id: &str,
 ) -> Result<Option<InboxConversation>, sqlx::Error> {
     sqlx::query(&format!(
-        "SELECT {INBOX_COLUMNS}{INBOX_FROM} WHERE c.id = ?"
+        "SELECT {INBOX_COLUMNS}{INBOX_FROM} WHERE c.id = $1"
     ))
     .bind(id)
-    .map(|row: SqliteRow| inbox_conversation_from_row(&row))
+    .map(|row: AnyRow| inbox_conversation_from_row(&row))
     .fetch_optional(executor)
     .await
 }
@@ -136,7 +139,7 @@ impl Store {
         after: Option<&InboxCursor>,
         limit: u32,
     ) -> Result<(Vec<InboxConversation>, Option<InboxCursor>), sqlx::Error> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM (SELECT ");
+        let mut sql = SqlBuilder::new("SELECT * FROM (SELECT ");
         sql.push(INBOX_COLUMNS);
         sql.push(format!(
             ", CASE WHEN {WAITING_ON_US} THEN 0 ELSE 1 END AS sort_group,
@@ -172,19 +175,34 @@ impl Store {
             .filter(|q| !q.is_empty())
         {
             let like = format!("%{}%", escape_like(query));
-            sql.push(" AND (c.customer_name LIKE ")
+            let ilike = self.backend.ilike();
+            sql.push(format_args!(" AND (c.customer_name {ilike} "))
                 .push_bind(like.clone())
-                .push(" ESCAPE '\\' OR c.customer_email LIKE ")
+                .push(format_args!(" ESCAPE '\\' OR c.customer_email {ilike} "))
                 .push_bind(like)
                 .push(" ESCAPE '\\'");
-            if let Some(fts) = fts_query(query) {
-                sql.push(
-                    " OR c.id IN (SELECT f.conversation_id FROM message_search
-                       JOIN messages f ON f.position = message_search.rowid
-                       WHERE message_search MATCH ",
-                )
-                .push_bind(fts)
-                .push(")");
+            match self.backend {
+                Backend::Sqlite => {
+                    if let Some(fts) = fts_query(query) {
+                        sql.push(
+                            " OR c.id IN (SELECT f.conversation_id FROM message_search
+                               JOIN messages f ON f.position = message_search.rowid
+                               WHERE message_search MATCH ",
+                        )
+                        .push_bind(fts)
+                        .push(")");
+                    }
+                }
+                Backend::Postgres => {
+                    if let Some(tsquery) = tsquery(query) {
+                        sql.push(
+                            " OR c.id IN (SELECT f.conversation_id FROM messages f
+                               WHERE to_tsvector('simple', f.body) @@ to_tsquery('simple', ",
+                        )
+                        .push_bind(tsquery)
+                        .push("))");
+                    }
+                }
             }
             sql.push(")");
         }
@@ -192,7 +210,7 @@ impl Store {
             Some(c) => (c.group, c.key, c.id.clone()),
             None => (-1, 0, String::new()),
         };
-        sql.push(") WHERE (sort_group, sort_key, id) > (")
+        sql.push(") AS listed WHERE (sort_group, sort_key, id) > (")
             .push_bind(group)
             .push(", ")
             .push_bind(key)
@@ -200,9 +218,9 @@ impl Store {
             .push_bind(id)
             .push(") ORDER BY sort_group, sort_key, id LIMIT ")
             .push_bind(i64::from(limit) + 1);
-        let mut rows = sql
-            .build()
-            .map(|row: SqliteRow| {
+        let (sql, args) = sql.build();
+        let mut rows = sqlx::query_with(&sql, args)
+            .map(|row: AnyRow| {
                 let cursor = InboxCursor {
                     group: row.get("sort_group"),
                     key: row.get("sort_key"),
@@ -238,10 +256,10 @@ impl Store {
                     c.language, c.customer_id,
                     (SELECT min(o.created_at) FROM conversations o
                      WHERE o.customer_id = c.customer_id) AS first_seen
-             FROM conversations c WHERE c.id = ?",
+             FROM conversations c WHERE c.id = $1",
         )
         .bind(id)
-        .map(|row: SqliteRow| {
+        .map(|row: AnyRow| {
             let customer_id: Option<String> = row.get("customer_id");
             (
                 customer_id,
@@ -266,12 +284,12 @@ impl Store {
         if let Some(customer_id) = customer_id {
             profile.past_conversations = sqlx::query(
                 "SELECT id, status, created_at, last_activity_at FROM conversations
-                 WHERE customer_id = ? AND id <> ?
+                 WHERE customer_id = $1 AND id <> $2
                  ORDER BY last_activity_at DESC LIMIT 20",
             )
             .bind(&customer_id)
             .bind(id)
-            .map(|row: SqliteRow| PastConversation {
+            .map(|row: AnyRow| PastConversation {
                 id: row.get("id"),
                 status: ConversationStatus::parse(row.get("status")).unwrap_or_default(),
                 created_at: row.get("created_at"),
@@ -289,7 +307,7 @@ impl Store {
         conversation_id: &str,
         seq: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT created_at FROM messages WHERE conversation_id = ? AND seq = ?")
+        sqlx::query_scalar("SELECT created_at FROM messages WHERE conversation_id = $1 AND seq = $2")
             .bind(conversation_id)
             .bind(seq)
             .fetch_optional(&self.read)
@@ -305,13 +323,13 @@ impl Store {
         until: i64,
     ) -> Result<Vec<Note>, sqlx::Error> {
         sqlx::query(&format!(
-            "{NOTE_SELECT} WHERE n.conversation_id = ? AND n.created_at >= ? AND n.created_at < ?
+            "{NOTE_SELECT} WHERE n.conversation_id = $1 AND n.created_at >= $2 AND n.created_at < $3
              ORDER BY n.created_at, n.id"
         ))
         .bind(conversation_id)
         .bind(from)
         .bind(until)
-        .map(|row: SqliteRow| note_from_row(&row))
+        .map(|row: AnyRow| note_from_row(&row))
         .fetch_all(&self.read)
         .await
     }
@@ -328,21 +346,22 @@ impl Store {
     ) -> Result<NoteOutcome, sqlx::Error> {
         let mut connection = self.write.acquire().await?;
         let mut tx = connection.begin().await?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ?)")
-                .bind(conversation_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !exists {
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM conversations WHERE id = $1) THEN 1 ELSE 0 END",
+        )
+        .bind(conversation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if exists == 0 {
             return Ok(NoteOutcome::NoConversation);
         }
         let existing = sqlx::query(&format!(
-            "{NOTE_SELECT} WHERE n.conversation_id = ? AND n.agent_id = ? AND n.client_id = ?"
+            "{NOTE_SELECT} WHERE n.conversation_id = $1 AND n.agent_id = $2 AND n.client_id = $3"
         ))
         .bind(conversation_id)
         .bind(agent_id)
         .bind(client_id)
-        .map(|row: SqliteRow| note_from_row(&row))
+        .map(|row: AnyRow| note_from_row(&row))
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(note) = existing {
@@ -355,7 +374,7 @@ impl Store {
         let id = ids::note_id();
         sqlx::query(
             "INSERT INTO notes (id, conversation_id, agent_id, client_id, body, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(conversation_id)
@@ -365,9 +384,9 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let note = sqlx::query(&format!("{NOTE_SELECT} WHERE n.id = ?"))
+        let note = sqlx::query(&format!("{NOTE_SELECT} WHERE n.id = $1"))
             .bind(&id)
-            .map(|row: SqliteRow| note_from_row(&row))
+            .map(|row: AnyRow| note_from_row(&row))
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -388,8 +407,8 @@ impl Store {
         let mut tx = connection.begin().await?;
         let changed = sqlx::query(
             "UPDATE conversations
-             SET status = ?1, closed_at = CASE WHEN ?1 = 'closed' THEN ?2 ELSE NULL END
-             WHERE id = ?3 AND status != ?1",
+             SET status = $1, closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE NULL END
+             WHERE id = $3 AND status != $1",
         )
         .bind(status.as_str())
         .bind(now)
@@ -420,17 +439,18 @@ impl Store {
         let mut connection = self.write.acquire().await?;
         let mut tx = connection.begin().await?;
         if let Some(agent_id) = agent_id {
-            let enabled: Option<bool> =
-                sqlx::query_scalar("SELECT disabled_at IS NULL FROM agents WHERE id = ?")
-                    .bind(agent_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if enabled != Some(true) {
+            let enabled: Option<i64> = sqlx::query_scalar(
+                "SELECT CASE WHEN disabled_at IS NULL THEN 1 ELSE 0 END FROM agents WHERE id = $1",
+            )
+            .bind(agent_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if enabled != Some(1) {
                 return Ok(AssignOutcome::NoAgent);
             }
         }
         let changed = sqlx::query(
-            "UPDATE conversations SET assignee_id = ?1 WHERE id = ?2 AND assignee_id IS NOT ?1",
+            "UPDATE conversations SET assignee_id = $1 WHERE id = $2 AND assignee_id IS NOT $1",
         )
         .bind(agent_id)
         .bind(id)
@@ -451,7 +471,7 @@ impl Store {
     }
 }
 
-fn inbox_conversation_from_row(row: &SqliteRow) -> InboxConversation {
+fn inbox_conversation_from_row(row: &AnyRow) -> InboxConversation {
     let assignee = row
         .get::<Option<String>, _>("assignee_id")
         .map(|id| AgentRef {
@@ -491,7 +511,7 @@ fn inbox_conversation_from_row(row: &SqliteRow) -> InboxConversation {
     }
 }
 
-fn note_from_row(row: &SqliteRow) -> Note {
+fn note_from_row(row: &AnyRow) -> Note {
     Note {
         id: row.get("id"),
         conversation_id: row.get("conversation_id"),
@@ -529,6 +549,19 @@ fn fts_query(text: &str) -> Option<String> {
         .map(|w| format!("\"{w}\"*"))
         .collect();
     (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// [`fts_query`] for PostgreSQL: the same words, each a prefix
+/// (`'word':*`), all required. The words are letters and digits only, so
+/// nothing of tsquery's own syntax comes from user input.
+fn tsquery(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("'{}':*", w.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
 }
 
 impl FromStr for InboxCursor {

@@ -3,8 +3,8 @@
 //! notices to agents). The rules and the wording are in [`crate::mail`].
 
 use messenger_wire::Message;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Store, message_from_row};
 
@@ -72,12 +72,12 @@ impl Store {
             "SELECT id, recipient, subject, text_body, html_body, unsubscribe_url, created_at,
                     attempts
              FROM mail_queue
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
-             ORDER BY next_attempt_at, id LIMIT ?",
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
-        .map(|row: SqliteRow| QueuedMail {
+        .map(|row: AnyRow| QueuedMail {
             id: row.get("id"),
             mail: NewMail {
                 recipient: row.get("recipient"),
@@ -103,7 +103,7 @@ impl Store {
     }
 
     pub async fn mail_sent(&self, id: i64, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE mail_queue SET sent_at = ?, attempts = attempts + 1 WHERE id = ?")
+        sqlx::query("UPDATE mail_queue SET sent_at = $1, attempts = attempts + 1 WHERE id = $2")
             .bind(now)
             .bind(id)
             .execute(&self.write)
@@ -121,9 +121,9 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE mail_queue
-             SET attempts = attempts + 1, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at),
-                 failed_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END
-             WHERE id = ?",
+             SET attempts = attempts + 1, last_error = $1, next_attempt_at = coalesce($2, next_attempt_at),
+                 failed_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END
+             WHERE id = $5",
         )
         .bind(error)
         .bind(retry_at)
@@ -141,11 +141,11 @@ impl Store {
             "SELECT c.id, c.customer_id, c.customer_read_seq, c.emailed_seq, c.page_url,
                     CASE WHEN u.unsubscribed_at IS NULL THEN u.email END AS email
              FROM conversations c JOIN customers u ON u.id = c.customer_id
-             WHERE c.followup_due_at IS NOT NULL AND c.followup_due_at <= ?
+             WHERE c.followup_due_at IS NOT NULL AND c.followup_due_at <= $1
              ORDER BY c.followup_due_at LIMIT 100",
         )
         .bind(now)
-        .map(|row: SqliteRow| DueFollowup {
+        .map(|row: AnyRow| DueFollowup {
             conversation_id: row.get("id"),
             customer_id: row.get("customer_id"),
             email: row.get("email"),
@@ -165,7 +165,7 @@ impl Store {
     ) -> Result<Vec<Message>, sqlx::Error> {
         sqlx::query(
             "SELECT id, seq, author, client_id, body, created_at FROM messages
-             WHERE conversation_id = ? AND seq > ? AND author = 'agent'
+             WHERE conversation_id = $1 AND seq > $2 AND author = 'agent'
              ORDER BY seq LIMIT 20",
         )
         .bind(conversation_id)
@@ -181,7 +181,7 @@ impl Store {
         conversation_id: &str,
         due_at: i64,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE conversations SET followup_due_at = ? WHERE id = ?")
+        sqlx::query("UPDATE conversations SET followup_due_at = $1 WHERE id = $2")
             .bind(due_at)
             .bind(conversation_id)
             .execute(&self.write)
@@ -204,13 +204,13 @@ impl Store {
         // only if it was cleared; keep it when there is more to tell.
         sqlx::query(
             "UPDATE conversations
-             SET emailed_seq = max(emailed_seq, ?1),
+             SET emailed_seq = CASE WHEN $1 > emailed_seq THEN $1 ELSE emailed_seq END,
                  followup_due_at = CASE WHEN EXISTS (
                      SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
                        AND m.author = 'agent'
-                       AND m.seq > max(?1, emailed_seq, customer_read_seq))
+                       AND m.seq > $1 AND m.seq > emailed_seq AND m.seq > customer_read_seq)
                      THEN followup_due_at ELSE NULL END
-             WHERE id = ?2",
+             WHERE id = $2",
         )
         .bind(emailed_seq)
         .bind(&followup.conversation_id)
@@ -226,7 +226,7 @@ impl Store {
     /// Ends a due follow-up with nothing to send (no address, or
     /// unsubscribed): a later reply schedules a new one.
     pub async fn clear_followup(&self, conversation_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE conversations SET followup_due_at = NULL WHERE id = ?")
+        sqlx::query("UPDATE conversations SET followup_due_at = NULL WHERE id = $1")
             .bind(conversation_id)
             .execute(&self.write)
             .await?;
@@ -240,11 +240,11 @@ impl Store {
     ) -> Result<Vec<(String, String)>, sqlx::Error> {
         sqlx::query(
             "DELETE FROM resume_requests WHERE id IN
-                 (SELECT id FROM resume_requests ORDER BY id LIMIT ?)
+                 (SELECT id FROM resume_requests ORDER BY id LIMIT $1)
              RETURNING site_id, email",
         )
         .bind(limit)
-        .map(|row: SqliteRow| (row.get("site_id"), row.get("email")))
+        .map(|row: AnyRow| (row.get("site_id"), row.get("email")))
         .fetch_all(&self.write)
         .await
     }
@@ -263,9 +263,9 @@ impl Store {
                     (SELECT c.page_url FROM conversations c WHERE c.customer_id = u.id
                      ORDER BY c.last_activity_at DESC LIMIT 1) AS page_url,
                     (SELECT count(*) FROM resume_links l
-                     WHERE l.customer_id = u.id AND l.created_at >= ?2) AS recent
+                     WHERE l.customer_id = u.id AND l.created_at >= $2) AS recent
              FROM customers u
-             WHERE u.email = ?1 AND u.site_id = ?3
+             WHERE u.email = $1 AND u.site_id = $3
              ORDER BY (SELECT max(c.last_activity_at) FROM conversations c
                        WHERE c.customer_id = u.id) DESC
              LIMIT 1",
@@ -273,7 +273,7 @@ impl Store {
         .bind(email)
         .bind(since)
         .bind(site_id)
-        .map(|row: SqliteRow| (row.get("id"), row.get("page_url"), row.get("recent")))
+        .map(|row: AnyRow| (row.get("id"), row.get("page_url"), row.get("recent")))
         .fetch_optional(&self.read)
         .await
     }
@@ -296,10 +296,10 @@ impl Store {
     pub async fn due_agent_notices(&self, now: i64) -> Result<Vec<DueNotice>, sqlx::Error> {
         sqlx::query(
             "SELECT id, email, notified_position FROM agents
-             WHERE notify_due_at IS NOT NULL AND notify_due_at <= ?",
+             WHERE notify_due_at IS NOT NULL AND notify_due_at <= $1",
         )
         .bind(now)
-        .map(|row: SqliteRow| DueNotice {
+        .map(|row: AnyRow| DueNotice {
             agent_id: row.get("id"),
             email: row.get("email"),
             notified_position: row.get("notified_position"),
@@ -319,13 +319,13 @@ impl Store {
             "SELECT m.id, m.seq, m.author, m.client_id, m.body, m.created_at, m.position,
                     m.conversation_id, c.customer_name, c.customer_email
              FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             WHERE m.position > ? AND m.author = 'customer' AND m.seq > c.agent_read_seq
-               AND (c.assignee_id IS NULL OR c.assignee_id = ?)
+             WHERE m.position > $1 AND m.author = 'customer' AND m.seq > c.agent_read_seq
+               AND (c.assignee_id IS NULL OR c.assignee_id = $2)
              ORDER BY m.position LIMIT 200",
         )
         .bind(position)
         .bind(agent_id)
-        .map(|row: SqliteRow| NewCustomerMessage {
+        .map(|row: AnyRow| NewCustomerMessage {
             conversation_id: row.get("conversation_id"),
             customer_name: row.get("customer_name"),
             customer_email: row.get("customer_email"),
@@ -338,7 +338,7 @@ impl Store {
 
     /// The latest global position (agents who are here have seen up to it).
     pub async fn latest_position(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM messages")
+        sqlx::query_scalar("SELECT last FROM message_positions WHERE id = 1")
             .fetch_one(&self.read)
             .await
     }
@@ -354,7 +354,8 @@ impl Store {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "UPDATE agents SET notify_due_at = NULL,
-                 notified_position = max(notified_position, ?) WHERE id = ?",
+                 notified_position = CASE WHEN $1 > notified_position THEN $1 ELSE notified_position END
+                 WHERE id = $2",
         )
         .bind(position)
         .bind(agent_id)
@@ -369,14 +370,14 @@ impl Store {
 }
 
 async fn insert_mail(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     mail: &NewMail,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO mail_queue
              (recipient, subject, text_body, html_body, unsubscribe_url, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&mail.recipient)
     .bind(&mail.subject)
@@ -391,7 +392,7 @@ async fn insert_mail(
 }
 
 async fn insert_codes(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     codes: &MailCodes,
     customer_id: Option<&str>,
     agent_id: Option<&str>,
@@ -400,7 +401,7 @@ async fn insert_codes(
     if let (Some((hash, expires_at)), Some(customer_id)) = (&codes.resume, customer_id) {
         sqlx::query(
             "INSERT INTO resume_links (code_hash, customer_id, created_at, expires_at)
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(hash)
         .bind(customer_id)
@@ -412,7 +413,7 @@ async fn insert_codes(
     if let Some(hash) = &codes.unsubscribe {
         sqlx::query(
             "INSERT INTO unsubscribe_codes (code_hash, customer_id, agent_id, created_at)
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(hash)
         .bind(customer_id)

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use messenger_wire::{SiteHours, WeekHours};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 
 use super::Store;
 use crate::hours::Hours;
@@ -24,10 +24,10 @@ pub struct SiteSettings {
 
 /// Reads the settings; a row that no longer validates (a time zone that a
 /// later release dropped) counts as no hours, with a warning.
-pub(super) async fn load(pool: &SqlitePool, site_id: &str) -> Result<SiteSettings, sqlx::Error> {
+pub(super) async fn load(pool: &AnyPool, site_id: &str) -> Result<SiteSettings, sqlx::Error> {
     let row = sqlx::query(
         "SELECT time_zone, hours, holidays, expected_reply_minutes, greeting, away_message
-         FROM site_settings WHERE site_id = ?",
+         FROM site_settings WHERE site_id = $1",
     )
     .bind(site_id)
     .fetch_optional(pool)
@@ -87,9 +87,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO site_settings (site_id, time_zone, hours, holidays,
                  expected_reply_minutes, greeting, away_message, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (site_id) DO UPDATE SET time_zone = ?2, hours = ?3, holidays = ?4,
-                 expected_reply_minutes = ?5, greeting = ?6, away_message = ?7, updated_at = ?8",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (site_id) DO UPDATE SET time_zone = $2, hours = $3, holidays = $4,
+                 expected_reply_minutes = $5, greeting = $6, away_message = $7, updated_at = $8",
         )
         .bind(site_id)
         .bind(&settings.time_zone)

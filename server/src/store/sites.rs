@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use messenger_wire::{LauncherPosition, SiteAdmin};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{Row, AnyPool};
 
 use super::Store;
 use super::settings::{self, SiteSettings};
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds the admin's settings, in the order of the `sites` columns from
 /// `name` to `identity_required` (the same for insert and update).
@@ -130,7 +130,7 @@ const SITE_COLUMNS: &str = "id, key, name, allowed_origins, color, position, off
     z_index, default_language, texts, identity_required, secret, created_at, updated_at";
 
 /// Reads every site with its hours.
-pub(super) async fn load_all(pool: &SqlitePool) -> Result<Sites, sqlx::Error> {
+pub(super) async fn load_all(pool: &AnyPool) -> Result<Sites, sqlx::Error> {
     let rows = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites"))
         .fetch_all(pool)
         .await?;
@@ -142,8 +142,8 @@ pub(super) async fn load_all(pool: &SqlitePool) -> Result<Sites, sqlx::Error> {
     Ok(sites)
 }
 
-async fn load_one(pool: &SqlitePool, id: &str) -> Result<Option<Site>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = ?"))
+async fn load_one(pool: &AnyPool, id: &str) -> Result<Option<Site>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -154,7 +154,7 @@ async fn load_one(pool: &SqlitePool, id: &str) -> Result<Option<Site>, sqlx::Err
     Ok(Some(site_from_row(&row, hours)))
 }
 
-fn site_from_row(row: &SqliteRow, hours: SiteSettings) -> Site {
+fn site_from_row(row: &AnyRow, hours: SiteSettings) -> Site {
     let settings = messenger_wire::SiteSettings {
         name: row.get("name"),
         allowed_origins: serde_json::from_str(row.get("allowed_origins")).unwrap_or_default(),
@@ -240,7 +240,7 @@ impl Store {
 
     /// The site a customer belongs to.
     pub async fn customer_site(&self, customer_id: &str) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT site_id FROM customers WHERE id = ?")
+        sqlx::query_scalar("SELECT site_id FROM customers WHERE id = $1")
             .bind(customer_id)
             .fetch_optional(&self.read)
             .await
@@ -274,7 +274,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let insert = format!(
             "INSERT INTO sites ({SITE_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)"
         );
         let query = sqlx::query(&insert).bind(&id).bind(site_key());
         bind_settings(query, settings)
@@ -282,7 +282,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO site_settings (site_id, greeting, updated_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO site_settings (site_id, greeting, updated_at) VALUES ($1, $2, $3)")
             .bind(&id)
             .bind(&settings.greeting)
             .bind(now)
@@ -307,10 +307,10 @@ impl Store {
         let _writer = self.site_writes.lock().await;
         let mut tx = self.write.begin().await?;
         let query = sqlx::query(
-            "UPDATE sites SET name = ?2, allowed_origins = ?3, color = ?4, position = ?5,
-                 offset_x = ?6, offset_y = ?7, z_index = ?8, default_language = ?9, texts = ?10,
-                 identity_required = ?11, updated_at = ?12
-             WHERE id = ?1",
+            "UPDATE sites SET name = $2, allowed_origins = $3, color = $4, position = $5,
+                 offset_x = $6, offset_y = $7, z_index = $8, default_language = $9, texts = $10,
+                 identity_required = $11, updated_at = $12
+             WHERE id = $1",
         )
         .bind(id);
         let updated = bind_settings(query, settings)
@@ -322,8 +322,8 @@ impl Store {
             return Ok(None);
         }
         sqlx::query(
-            "INSERT INTO site_settings (site_id, greeting, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (site_id) DO UPDATE SET greeting = ?2, updated_at = ?3",
+            "INSERT INTO site_settings (site_id, greeting, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (site_id) DO UPDATE SET greeting = $2, updated_at = $3",
         )
         .bind(id)
         .bind(&settings.greeting)
@@ -343,7 +343,7 @@ impl Store {
     ) -> Result<Option<String>, sqlx::Error> {
         let _writer = self.site_writes.lock().await;
         let secret = site_secret();
-        let updated = sqlx::query("UPDATE sites SET secret = ?, updated_at = ? WHERE id = ?")
+        let updated = sqlx::query("UPDATE sites SET secret = $1, updated_at = $2 WHERE id = $3")
             .bind(&secret)
             .bind(now)
             .bind(id)
@@ -370,8 +370,8 @@ impl Store {
         }
         let _writer = self.site_writes.lock().await;
         let updated = sqlx::query(
-            "UPDATE sites SET allowed_origins = ?, updated_at = ?
-             WHERE id = ? AND allowed_origins = '[]'",
+            "UPDATE sites SET allowed_origins = $1, updated_at = $2
+             WHERE id = $3 AND allowed_origins = '[]'",
         )
         .bind(to_json(&origins))
         .bind(now)

@@ -153,14 +153,18 @@ impl TestApp {
 
     /// A connection of its own to the server's database, for what no API
     /// does yet (or to look behind the API).
-    pub async fn database(&self) -> sqlx::SqlitePool {
-        sqlx::sqlite::SqlitePoolOptions::new()
+    pub async fn database(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}", self.database_path().display());
+        sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(self.database_path())
-                    .busy_timeout(std::time::Duration::from_secs(5)),
-            )
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await
             .unwrap()
     }
@@ -169,7 +173,7 @@ impl TestApp {
     /// database (until an identify API exists).
     pub async fn set_customer(&self, conversation_id: &str, name: &str, email: &str) {
         let db = self.database().await;
-        sqlx::query("UPDATE conversations SET customer_name = ?, customer_email = ? WHERE id = ?")
+        sqlx::query("UPDATE conversations SET customer_name = $1, customer_email = $2 WHERE id = $3")
             .bind(name)
             .bind(email)
             .bind(conversation_id)
