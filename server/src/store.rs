@@ -42,8 +42,8 @@ use messenger_wire::{
     Author, Conversation, ConversationStatus, ConversationSummary, InboxConversation, Message,
 };
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool};
 use sqlx::{Any, Connection, Row, Transaction};
+use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Database;
@@ -52,8 +52,8 @@ use crate::ids;
 
 mod accounts;
 mod api_keys;
-pub mod db;
 mod customers;
+pub mod db;
 pub mod identity;
 mod inbox;
 pub mod mail;
@@ -62,10 +62,10 @@ pub mod sites;
 pub use accounts::{AgentRecord, SessionRecord};
 pub use api_keys::{API_KEY_TOUCH_MS, ActiveApiKey};
 pub use customers::ResumeRefusal;
+pub use db::Backend;
 pub use inbox::{
     AssignOutcome, AssigneeFilter, InboxCursor, InboxFilter, NoteOutcome, StartContext, Waiting,
 };
-pub use db::Backend;
 pub use settings::{DEFAULT_SITE, SiteSettings};
 
 /// Most sends stored in one transaction, unless configured otherwise
@@ -74,7 +74,6 @@ pub const DEFAULT_WRITE_BATCH: usize = 256;
 
 /// Sends that may wait for the appender, at least; more with larger batches.
 const MIN_QUEUE: usize = 1024;
-
 
 #[derive(Clone)]
 pub struct Store {
@@ -228,7 +227,13 @@ impl Store {
     /// Whether the database answers and every migration this build knows
     /// is applied (the readiness probe): `Err` says what is wrong.
     pub async fn check_ready(&self) -> Result<(), String> {
-        let latest = self.backend.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let latest = self
+            .backend
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.read)

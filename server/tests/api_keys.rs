@@ -190,7 +190,7 @@ async fn the_database_stores_only_the_hash_of_a_key() {
         assert!(!row.contains(&created.secret[12..]), "{row}");
     }
     db.close().await;
-    let bytes = std::fs::read(app.database_path()).unwrap();
+    let bytes = app.stored_bytes().await;
     let secret = created.secret.as_bytes();
     assert!(
         !bytes.windows(secret.len()).any(|w| w == secret),

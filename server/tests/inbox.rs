@@ -651,9 +651,11 @@ async fn sessions_are_stored_only_as_hashes() {
     let token = client.cookie.trim_start_matches("mw_session=").to_owned();
     let mut app = app;
     app.stop().await;
-    let path = app.database_path();
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    let bytes = app.stored_bytes().await;
+    assert!(
+        bytes.windows(15).any(|w| w == b"ann@example.com"),
+        "the search sees the stored accounts"
+    );
     for secret in [
         token.as_bytes(),
         client.csrf.as_bytes(),
@@ -665,7 +667,7 @@ async fn sessions_are_stored_only_as_hashes() {
 
 // ---- the create-admin command -----------------------------------------------
 
-fn create_admin_command(database: &std::path::Path, email: &str) -> Command {
+fn create_admin_command(database: &str, email: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_messenger-server"));
     command
         .args(["create-admin", "--email", email, "--name", "Root"])
@@ -680,7 +682,7 @@ fn create_admin_command(database: &std::path::Path, email: &str) -> Command {
 #[tokio::test]
 async fn create_admin_makes_an_admin_who_can_sign_in_and_refuses_a_taken_email() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("data/messenger.db");
+    let database = support::database_arg(&support::database_in(dir.path()).await);
     let output = create_admin_command(&database, "root@example.com")
         .env("MESSENGER_ADMIN_PASSWORD", PASSWORD)
         .output()
@@ -707,7 +709,7 @@ async fn create_admin_makes_an_admin_who_can_sign_in_and_refuses_a_taken_email()
 async fn create_admin_reads_the_password_from_standard_input_and_refuses_a_short_one() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("data/messenger.db");
+    let database = support::database_arg(&support::database_in(dir.path()).await);
     let run = |email: &str, input: &str| {
         let mut child = create_admin_command(&database, email)
             .stdin(Stdio::piped())

@@ -120,8 +120,15 @@ CREATE TABLE messages (
     UNIQUE (conversation_id, author, client_id)
 );
 CREATE UNIQUE INDEX messages_by_position ON messages (position);
--- Full-text search over message text (SQLite: the FTS5 table message_search).
-CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', body));
+-- Full-text search over message text (SQLite: the FTS5 table message_search,
+-- whose tokenizer drops diacritics): words folded to lower case without
+-- accents, so that "ca" finds "Ça", without an extension to install.
+CREATE FUNCTION messenger_fold(text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN translate(lower($1),
+                     'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯȰȱȲȳ',
+                     'aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddeeeeeeeeeegggggggghhiiiiiiiiijjkkllllllnnnnnnoooooorrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzzzoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusstthhaaeeooooooooyy');
+CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', messenger_fold(body)));
 
 CREATE TABLE notes (
     id              TEXT   PRIMARY KEY NOT NULL,

@@ -223,7 +223,7 @@ impl Store {
         if let Some(email) = email {
             sqlx::query(
                 "UPDATE customers SET
-                     unsubscribed_at = CASE WHEN email IS $1 THEN unsubscribed_at ELSE NULL END,
+                     unsubscribed_at = CASE WHEN email IS NOT DISTINCT FROM $1 THEN unsubscribed_at ELSE NULL END,
                      email = $1
                  WHERE id = $2",
             )

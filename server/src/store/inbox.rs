@@ -15,8 +15,8 @@ use messenger_wire::{
     AgentRef, ConversationStatus, CustomerIdentity, CustomerProfile, InboxConversation, Message,
     Note, PastConversation,
 };
-use sqlx::any::AnyRow;
 use sqlx::any::AnyExecutor;
+use sqlx::any::AnyRow;
 use sqlx::{Connection, Row};
 
 use super::db::{Backend, SqlBuilder};
@@ -197,10 +197,11 @@ impl Store {
                     if let Some(tsquery) = tsquery(query) {
                         sql.push(
                             " OR c.id IN (SELECT f.conversation_id FROM messages f
-                               WHERE to_tsvector('simple', f.body) @@ to_tsquery('simple', ",
+                               WHERE to_tsvector('simple', messenger_fold(f.body))
+                                     @@ to_tsquery('simple', messenger_fold(",
                         )
                         .push_bind(tsquery)
-                        .push("))");
+                        .push(")))");
                     }
                 }
             }
@@ -307,11 +308,13 @@ impl Store {
         conversation_id: &str,
         seq: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT created_at FROM messages WHERE conversation_id = $1 AND seq = $2")
-            .bind(conversation_id)
-            .bind(seq)
-            .fetch_optional(&self.read)
-            .await
+        sqlx::query_scalar(
+            "SELECT created_at FROM messages WHERE conversation_id = $1 AND seq = $2",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .fetch_optional(&self.read)
+        .await
     }
 
     /// The conversation's notes created at `from` or later and before
@@ -450,7 +453,7 @@ impl Store {
             }
         }
         let changed = sqlx::query(
-            "UPDATE conversations SET assignee_id = $1 WHERE id = $2 AND assignee_id IS NOT $1",
+            "UPDATE conversations SET assignee_id = $1 WHERE id = $2 AND assignee_id IS DISTINCT FROM $1",
         )
         .bind(agent_id)
         .bind(id)

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use messenger_wire::{SiteHours, WeekHours};
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 
 use super::Store;
 use crate::hours::Hours;

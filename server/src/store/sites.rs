@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use messenger_wire::{LauncherPosition, SiteAdmin};
 use sqlx::any::AnyRow;
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 
 use super::Store;
 use super::settings::{self, SiteSettings};
@@ -282,12 +282,14 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO site_settings (site_id, greeting, updated_at) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(&settings.greeting)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO site_settings (site_id, greeting, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&id)
+        .bind(&settings.greeting)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         let site = self
             .refresh_site(&id)

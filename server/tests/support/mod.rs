@@ -1,11 +1,16 @@
 //! Test fixture: the real server on 127.0.0.1:0 over a fresh SQLite file in
 //! a temporary folder, with one helper per endpoint.
+//!
+//! With `MESSENGER_TEST_POSTGRES_URL` set (a superuser URL of a throwaway
+//! cluster, as `scripts/with-postgres.sh` gives), every test's server runs
+//! on PostgreSQL instead, each in a fresh schema of its own.
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use messenger_server::config::Database;
 use messenger_server::feed::Feed;
 use messenger_server::store::Store;
 use messenger_server::{AppState, Config, accounts};
@@ -41,6 +46,14 @@ impl TestApp {
         Self::spawn_in(dir, |_| {}).await
     }
 
+    /// A server over a new SQLite file whatever the engine of the run: for
+    /// tests of SQLite itself (its file, its journal mode).
+    pub async fn spawn_sqlite() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SQLITE_MARKER), "").unwrap();
+        Self::spawn_in(dir, |_| {}).await
+    }
+
     /// A server over a new database, with the configuration adjusted.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
@@ -68,6 +81,7 @@ impl TestApp {
         let assets = dir.path().join("dist");
         write_fake_assets(&assets);
         let mut config = Config::for_tests(dir.path().join("data/messenger.db"), assets);
+        config.database = database_in(dir.path()).await;
         config.agent_api_key = Some(AGENT_KEY.parse().unwrap());
         adjust(&mut config);
         let listener = TcpListener::bind(config.addr).await.unwrap();
@@ -115,6 +129,49 @@ impl TestApp {
         }
     }
 
+    /// The database this server runs on (the same one after a restart).
+    pub async fn database_url(&self) -> Database {
+        database_in(self.dir.path()).await
+    }
+
+    /// Everything the database holds, as bytes to search: the SQLite file
+    /// and its WAL, or every row of every table as text on PostgreSQL
+    /// (hashes show there as hex).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match self.database_url().await {
+            Database::Sqlite(path) => {
+                let mut bytes = std::fs::read(&path).unwrap_or_default();
+                bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+                bytes
+            }
+            Database::Postgres(_) => {
+                let db = self.database().await;
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all(&db)
+                .await
+                .unwrap();
+                let mut bytes = Vec::new();
+                for table in tables {
+                    let rows: Vec<String> =
+                        sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
+                            .fetch_all(&db)
+                            .await
+                            .unwrap();
+                    for row in rows {
+                        bytes.extend(row.into_bytes());
+                        bytes.push(b'\n');
+                    }
+                }
+                db.close().await;
+                bytes
+            }
+        }
+    }
+
+    /// The SQLite file (tests of SQLite itself; see [`TestApp::spawn_sqlite`]).
     pub fn database_path(&self) -> PathBuf {
         self.dir.path().join("data/messenger.db")
     }
@@ -155,12 +212,18 @@ impl TestApp {
     /// does yet (or to look behind the API).
     pub async fn database(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}", self.database_path().display());
+        let url = match self.database_url().await {
+            Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Database::Postgres(url) => url,
+        };
+        let sqlite = url.starts_with("sqlite:");
         sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    sqlx::Executor::execute(conn, "PRAGMA busy_timeout = 5000").await?;
+                    if sqlite {
+                        sqlx::Executor::execute(conn, "PRAGMA busy_timeout = 5000").await?;
+                    }
                     Ok(())
                 })
             })
@@ -173,13 +236,15 @@ impl TestApp {
     /// database (until an identify API exists).
     pub async fn set_customer(&self, conversation_id: &str, name: &str, email: &str) {
         let db = self.database().await;
-        sqlx::query("UPDATE conversations SET customer_name = $1, customer_email = $2 WHERE id = $3")
-            .bind(name)
-            .bind(email)
-            .bind(conversation_id)
-            .execute(&db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE conversations SET customer_name = $1, customer_email = $2 WHERE id = $3",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(conversation_id)
+        .execute(&db)
+        .await
+        .unwrap();
         db.close().await;
     }
 
@@ -554,5 +619,44 @@ impl InboxClient {
         let response = self.get("/events").await;
         assert_eq!(response.status(), StatusCode::OK);
         EventStream::new(response)
+    }
+}
+
+/// In a test's folder: says its database is SQLite whatever the run's engine.
+const SQLITE_MARKER: &str = "sqlite-only";
+/// In a test's folder: the URL of its PostgreSQL schema, once made.
+const POSTGRES_MARKER: &str = "postgres-url";
+
+/// The database of the test whose folder is `dir`: `data/messenger.db` in it,
+/// or (with `MESSENGER_TEST_POSTGRES_URL`) a fresh PostgreSQL schema, made on
+/// first use and the same one afterwards (restarts find their data).
+pub async fn database_in(dir: &Path) -> Database {
+    let admin = std::env::var("MESSENGER_TEST_POSTGRES_URL").unwrap_or_default();
+    if admin.is_empty() || dir.join(SQLITE_MARKER).exists() {
+        return Database::Sqlite(dir.join("data/messenger.db"));
+    }
+    let marker = dir.join(POSTGRES_MARKER);
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return Database::Postgres(url);
+    }
+    let schema = format!("t_{}", &messenger_server::ids::conversation_id()[2..]).to_lowercase();
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("MESSENGER_TEST_POSTGRES_URL: a PostgreSQL server to connect to");
+    sqlx::Executor::execute(&mut connection, format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    let _ = sqlx::Connection::close(connection).await;
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{separator}options[search_path]={schema}");
+    std::fs::write(&marker, &url).unwrap();
+    Database::Postgres(url)
+}
+
+/// The `--database` argument for a command of the binary.
+pub fn database_arg(database: &Database) -> String {
+    match database {
+        Database::Sqlite(path) => path.display().to_string(),
+        Database::Postgres(url) => url.clone(),
     }
 }
