@@ -45,18 +45,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let reason = if *state.shutdown_signal().borrow() {
         Some("shutting down".to_owned())
     } else {
-        state.store.check_ready().await.err()
+        let ready = state.store.check_ready().await;
+        if let Err(reason) = &ready {
+            tracing::warn!(%reason, "not ready");
+        }
+        ready.err()
     };
     match reason {
         None => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response(),
-        Some(reason) => {
-            tracing::warn!(%reason, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "not_ready", "reason": reason })),
-            )
-                .into_response()
-        }
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "not_ready", "reason": reason })),
+        )
+            .into_response(),
     }
 }
 
