@@ -463,7 +463,7 @@ async fn json_logs_are_one_object_per_line_and_hold_no_secret_nor_message_body()
 // ---- configuration file --------------------------------------------------------
 
 /// The `agent API on URL/…` line: it shows the `public-url` in force.
-fn public_url_of(server: &ServerProcess) -> String {
+async fn public_url_of(server: &ServerProcess) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let found = server.stdout.lock().unwrap().iter().find_map(|line| {
@@ -475,7 +475,7 @@ fn public_url_of(server: &ServerProcess) -> String {
             return url;
         }
         assert!(Instant::now() < deadline, "no agent API line");
-        std::thread::sleep(Duration::from_millis(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -500,7 +500,7 @@ async fn the_config_file_is_used_the_environment_beats_it_and_a_flag_beats_both(
         .arg(&config)
         .start()
         .await;
-    assert_eq!(public_url_of(&server), "http://from-file.example");
+    assert_eq!(public_url_of(&server).await, "http://from-file.example");
     assert_ne!(server.addr.port(), 8080, "the file's addr, not the default");
     drop(server);
 
@@ -511,7 +511,7 @@ async fn the_config_file_is_used_the_environment_beats_it_and_a_flag_beats_both(
         .env("MESSENGER_PUBLIC_URL", "http://from-env.example")
         .start()
         .await;
-    assert_eq!(public_url_of(&server), "http://from-env.example");
+    assert_eq!(public_url_of(&server).await, "http://from-env.example");
     drop(server);
 
     let server = Launch::new(dir.path())
@@ -522,7 +522,7 @@ async fn the_config_file_is_used_the_environment_beats_it_and_a_flag_beats_both(
         .env("MESSENGER_PUBLIC_URL", "http://from-env.example")
         .start()
         .await;
-    assert_eq!(public_url_of(&server), "http://from-flag.example");
+    assert_eq!(public_url_of(&server).await, "http://from-flag.example");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
