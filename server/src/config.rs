@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
+mod file;
+
 /// The command line: serve (the default), or a subcommand.
 #[derive(Parser, Debug)]
 #[command(
@@ -117,9 +119,67 @@ pub struct Config {
     #[command(flatten)]
     pub mail: MailConfig,
 
+    #[command(flatten)]
+    pub ops: OpsConfig,
+
     /// The clock (tests use a manual one); not a flag.
     #[arg(skip)]
     pub clock: crate::clock::Clock,
+}
+
+/// Operations: the configuration file, logs, metrics and shutdown.
+#[derive(Args, Debug, Clone)]
+pub struct OpsConfig {
+    /// A TOML file of options, keyed by their long flag names
+    /// (`addr = "0.0.0.0:8080"`, `allowed-origins = ["https://a"]`).
+    /// Flags and environment variables win over it; unknown keys are an error.
+    #[arg(long, env = "MESSENGER_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log lines as human-readable `text` or as one JSON object per line
+    /// (`json`), on standard error.
+    #[arg(long, env = "MESSENGER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to log, as a filter (`info`, `debug`, `info,messenger_server=debug`).
+    /// Default: RUST_LOG if set, else `info,sqlx=warn`.
+    #[arg(long, env = "MESSENGER_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Also serve Prometheus metrics at `/metrics` on this address (keep it
+    /// private: not behind the public proxy). Off by default.
+    #[arg(long, env = "MESSENGER_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// On SIGTERM or Ctrl-C the server stops accepting, ends open streams
+    /// (clients reconnect) and lets requests in flight finish; it exits at
+    /// the latest this many seconds after the signal.
+    #[arg(long, env = "MESSENGER_SHUTDOWN_TIMEOUT_SECS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
+    pub shutdown_timeout_secs: u64,
+}
+
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 20;
+/// The log filter when neither `--log-level` nor RUST_LOG says.
+pub const DEFAULT_LOG_LEVEL: &str = "info,sqlx=warn";
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl OpsConfig {
+    /// The defaults: no file, text logs, no metrics.
+    pub fn for_tests() -> Self {
+        OpsConfig {
+            config: None,
+            log_format: LogFormat::Text,
+            log_level: None,
+            metrics_addr: None,
+            shutdown_timeout_secs: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+        }
+    }
 }
 
 /// Email: follow-up of missed replies, resume links and agent notices.
@@ -360,6 +420,7 @@ impl Config {
             demo_addr: None,
             write_batch: crate::store::DEFAULT_WRITE_BATCH as u32,
             mail: MailConfig::for_tests(),
+            ops: OpsConfig::for_tests(),
             clock: crate::clock::Clock::system(),
         }
     }

@@ -15,6 +15,7 @@
 //! - [`demo`]: an optional demo host page on a second address.
 //! - [`error`]: the one error type, rendered as a JSON body.
 //! - [`ids`]: tokens, ids and hashing.
+//! - [`ops`]: the readiness probe and the Prometheus metrics.
 
 pub mod accounts;
 pub mod api;
@@ -29,6 +30,7 @@ pub mod i18n;
 pub mod identity;
 pub mod ids;
 pub mod mail;
+pub mod ops;
 pub mod presence;
 pub mod store;
 pub mod unsubscribe;
@@ -37,6 +39,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -66,6 +69,8 @@ pub struct AppState {
     pub assets: Arc<assets::Assets>,
     /// Turns true when the server begins to shut down; open streams end.
     shutdown: Arc<watch::Sender<bool>>,
+    /// The longest a shutdown may take (`--shutdown-timeout-secs`).
+    shutdown_timeout: Duration,
     /// Live events for the streams.
     pub feed: Feed,
     /// When each (conversation, author) last announced typing, to drop
@@ -135,6 +140,7 @@ impl AppState {
                 dir: config.assets.clone(),
             }),
             shutdown: Arc::new(watch::Sender::new(false)),
+            shutdown_timeout: Duration::from_secs(config.ops.shutdown_timeout_secs),
             feed,
             typing: Arc::default(),
             clock: config.clock.clone(),
@@ -192,14 +198,28 @@ pub fn app(state: AppState) -> Router {
         .merge(assets::router())
         .merge(unsubscribe::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(ops::readyz))
+        // Route layers: they run after routing, so they see the route matched.
+        .layer(axum::middleware::from_fn(ops::track_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
         ))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request: its method and route (the pattern matched, not
+/// the path, which holds ids), never the query string or headers, which can
+/// hold tokens.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    tracing::info_span!("request", method = %request.method(), route)
 }
 
 /// `Cache-Control: no-store` on every API answer but those that declare
@@ -219,9 +239,11 @@ async fn no_store_unless_public(
     response
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes, then ends
-/// the open streams (their clients reconnect), lets requests in flight
-/// finish and closes the database.
+/// Serves `app(state)` on `listener` until `shutdown` completes, then stops
+/// accepting, ends the open streams (their clients reconnect), lets requests
+/// in flight finish (so every message acknowledged is committed) and closes
+/// the database. Returns at the latest `--shutdown-timeout-secs` after
+/// `shutdown` completed, even if a client still holds a connection.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -229,20 +251,50 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = state.store.clone();
     let stop_streams = state.shutdown.clone();
+    let timeout = state.shutdown_timeout;
     if let Ok(addr) = listener.local_addr() {
         state.mail.set_default_base_url(format!("http://{addr}"));
     }
     mail::spawn_worker(state.clone());
+    let (began, began_at) = tokio::sync::oneshot::channel();
     let shutdown = async move {
         shutdown.await;
+        let _ = began.send(tokio::time::Instant::now() + timeout);
         stop_streams.send_replace(true);
     };
     // The peer address keys the login limits.
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await;
-    store.close().await;
+        .into_future();
+    let mut server = std::pin::pin!(server);
+    let mut deadline = None;
+    let result = tokio::select! {
+        result = &mut server => result,
+        Ok(at) = began_at => {
+            deadline = Some(at);
+            tokio::select! {
+                result = &mut server => result,
+                () = tokio::time::sleep_until(at) => {
+                    tracing::warn!(
+                        timeout_secs = timeout.as_secs(),
+                        "shutdown timeout: closing the connections still open"
+                    );
+                    Ok(())
+                }
+            }
+        }
+    };
+    match deadline {
+        None => store.close().await,
+        Some(at) => {
+            if tokio::time::timeout_at(at, store.close()).await.is_err() {
+                // Every acknowledged message is committed already; SQLite
+                // recovers the rest from its journal at the next start.
+                tracing::warn!("shutdown timeout: the database was not closed cleanly");
+            }
+        }
+    }
     result
 }
 

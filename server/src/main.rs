@@ -5,28 +5,44 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use clap::Parser;
-use messenger_server::config::{Cli, Command, CreateAdmin};
+use messenger_server::config::{
+    Cli, Command, CreateAdmin, DEFAULT_LOG_LEVEL, LogFormat, OpsConfig,
+};
 use messenger_server::feed::Feed;
 use messenger_server::store::Store;
-use messenger_server::{AppState, Config, accounts, demo, serve};
+use messenger_server::{AppState, Config, accounts, demo, ops, serve};
 use messenger_wire::{NewAgent, Role};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    let cli = Cli::load();
+    init_logs(&cli.serve.ops)?;
     match cli.command {
         Some(Command::CreateAdmin(admin)) => create_admin(admin).await,
         None => run(cli.serve).await.map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// Logs to standard error, as text or JSON lines, filtered by
+/// `--log-level`, else RUST_LOG, else [`DEFAULT_LOG_LEVEL`].
+fn init_logs(ops: &OpsConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let filter = match &ops.log_level {
+        Some(level) => EnvFilter::try_new(level)
+            .map_err(|err| format!("--log-level {level:?} is not a log filter: {err}"))?,
+        None => {
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_LEVEL))
+        }
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match ops.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    Ok(())
 }
 
 /// `messenger-server create-admin`: prints the new admin's id on stdout.
@@ -86,6 +102,20 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    if let Some(metrics_addr) = config.ops.metrics_addr {
+        let handle = ops::install_recorder()?;
+        let metrics_listener = TcpListener::bind(metrics_addr).await?;
+        println!(
+            "metrics on http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        tokio::spawn(ops::serve_metrics(
+            metrics_listener,
+            handle,
+            state.store.clone(),
+        ));
+    }
+
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let public_url = config
@@ -94,7 +124,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| format!("http://{addr}"));
     let public_url = public_url.trim_end_matches('/').to_owned();
 
-    // Scripts and tests wait for these lines on stdout; logs go to stderr.
+    // Scripts and tests wait for these lines on stdout (the metrics line
+    // comes first); logs go to stderr.
     println!("listening on http://{addr}");
     println!("agent API on {public_url}/api/v1/agent/conversations");
     println!("inbox on {public_url}/inbox/");

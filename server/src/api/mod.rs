@@ -204,7 +204,10 @@ async fn send(
 /// The answer to a send: 201 when new, 200 when replayed, 409, 404.
 fn sent(appended: Appended) -> Result<(StatusCode, ApiJson<Message>), ApiError> {
     match appended {
-        Appended::Created(message, _) => Ok((StatusCode::CREATED, ApiJson(message))),
+        Appended::Created(message, _) => {
+            crate::ops::message_stored(message.author);
+            Ok((StatusCode::CREATED, ApiJson(message)))
+        }
         Appended::Replayed(message) => Ok((StatusCode::OK, ApiJson(message))),
         Appended::Conflict => Err(ApiError::new(
             StatusCode::CONFLICT,

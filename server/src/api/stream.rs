@@ -26,8 +26,8 @@
 //! never does.
 //!
 //! Comments every 15 seconds keep proxies from cutting idle streams. On
-//! shutdown every stream ends, so the client reconnects (to this server once
-//! restarted, or to another instance).
+//! shutdown every stream ends with an SSE `retry` hint, so the client
+//! reconnects soon (to this server once restarted, or to another instance).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -45,6 +45,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::feed::FeedEvent;
+use crate::ops::{OpenStream, StreamKind};
 use crate::presence::Here;
 use crate::store::Window;
 
@@ -52,6 +53,10 @@ use crate::store::Window;
 const CATCH_UP_PAGE: u32 = 200;
 
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How soon clients should reconnect to a stream ended by shutdown (to
+/// another instance, or this one restarted).
+pub const RECONNECT_AFTER: Duration = Duration::from_millis(1000);
 
 /// Where a stream resumes: the `Last-Event-ID` header that browsers send on
 /// reconnect, else the `after` query parameter, else from the beginning.
@@ -101,8 +106,10 @@ pub fn conversation(
     let store = state.store.clone();
     let mut feed = state.feed.subscribe();
     let mut shutdown = state.shutdown_signal();
+    let open = OpenStream::new(StreamKind::Customer);
     let events = async_stream::stream! {
         let _here = here;
+        let _open = open;
         let mut last = after;
         let mut first_catch_up = true;
         let mut status = ConversationStatus::Open;
@@ -144,8 +151,12 @@ pub fn conversation(
             }
             loop {
                 let received = tokio::select! {
-                    _ = shutdown.wait_for(|stop| *stop) => break 'catch_up,
-                    received = feed.recv() => received,
+                    _ = shutdown.wait_for(|stop| *stop) => None,
+                    received = feed.recv() => Some(received),
+                };
+                let Some(received) = received else {
+                    yield Ok(reconnect_hint());
+                    break 'catch_up;
                 };
                 let event = match received {
                     Ok(event) if event.conversation_id() == conversation_id => event,
@@ -212,12 +223,14 @@ where
         Some(position) => position,
         None => store.last_position().await?,
     };
+    let open = OpenStream::new(StreamKind::Agent);
     let events = async_stream::stream! {
         // A bare id, which sets the client's last event id without an event:
         // a client that reconnects before any message came resumes from
         // where this stream started, so a stream opened live loses nothing
         // either.
         let _here = here;
+        let _open = open;
         yield Ok(Event::default().id(after.to_string()));
         let mut until = std::pin::pin!(until);
         let mut last = after;
@@ -243,9 +256,13 @@ where
             }
             loop {
                 let received = tokio::select! {
-                    _ = shutdown.wait_for(|stop| *stop) => break 'catch_up,
+                    _ = shutdown.wait_for(|stop| *stop) => None,
                     () = &mut until => break 'catch_up,
-                    received = feed.recv() => received,
+                    received = feed.recv() => Some(received),
+                };
+                let Some(received) = received else {
+                    yield Ok(reconnect_hint());
+                    break 'catch_up;
                 };
                 match received {
                     Ok(FeedEvent::Message { position, .. }) if position <= last => {}
@@ -272,6 +289,15 @@ where
         }
     };
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// The last event of a stream ended by shutdown: an SSE `retry` field, so a
+/// browser's `EventSource` reconnects after [`RECONNECT_AFTER`] rather than
+/// its own default (the widget reconnects at once with its own backoff).
+fn reconnect_hint() -> Event {
+    Event::default()
+        .retry(RECONNECT_AFTER)
+        .comment("shutting down")
 }
 
 /// A message on the agent stream: `MessageEvent` JSON, its position as id.
