@@ -15,10 +15,13 @@
 //! - [`demo`]: an optional demo host page on a second address.
 //! - [`error`]: the one error type, rendered as a JSON body.
 //! - [`ids`]: tokens, ids and hashing.
+//! - [`backup`]: the online SQLite backup (`messenger-server backup`).
+//! - [`retention`]: deleting conversations closed long ago (`--retention-days`).
 
 pub mod accounts;
 pub mod api;
 pub mod assets;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod demo;
@@ -30,6 +33,7 @@ pub mod identity;
 pub mod ids;
 pub mod mail;
 pub mod presence;
+pub mod retention;
 pub mod store;
 pub mod unsubscribe;
 
@@ -87,6 +91,9 @@ pub struct AppState {
     /// Who is here now: open customer streams per customer, open inbox
     /// streams per agent (emails go only to those who are away).
     pub presence: presence::Presence,
+    /// Deletes conversations closed long ago; `None` unless
+    /// `--retention-days` is set.
+    pub retention: Option<Arc<retention::Retention>>,
 }
 
 impl AppState {
@@ -119,7 +126,14 @@ impl AppState {
             followup_ms: mailer.followup_delay_ms,
             agent_notify_ms: mailer.agent_notify_delay_ms,
         });
+        let retention = match config.retention_days {
+            Some(days) => Some(Arc::new(
+                retention::Retention::open(&config.database, days, config.clock.clone()).await?,
+            )),
+            None => None,
+        };
         Ok(AppState {
+            retention,
             https: public_origin
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
@@ -233,6 +247,9 @@ pub async fn serve(
         state.mail.set_default_base_url(format!("http://{addr}"));
     }
     mail::spawn_worker(state.clone());
+    if let Some(retention) = state.retention.clone() {
+        retention::spawn(retention, state.shutdown.subscribe());
+    }
     let shutdown = async move {
         shutdown.await;
         stop_streams.send_replace(true);
