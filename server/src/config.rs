@@ -2,7 +2,8 @@
 //! environment variables (flags win). `messenger-server --help` lists it all.
 //!
 //! Without a subcommand the program serves ([`Config`]); `create-admin`
-//! creates an admin account in the database ([`CreateAdmin`]).
+//! creates an admin account in the database ([`CreateAdmin`]); `backup`
+//! copies the SQLite database while the server runs ([`BackupArgs`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -44,7 +45,12 @@ pub enum Command {
 pub struct BackupArgs {
     /// The database to copy: a SQLite file path (or `sqlite://PATH`), as the
     /// server's `--database`. (PostgreSQL: use pg_dump.)
-    #[arg(long, env = "MESSENGER_DATABASE", default_value = "data/messenger.db")]
+    #[arg(
+        long,
+        env = "MESSENGER_DATABASE",
+        default_value = "data/messenger.db",
+        hide_env_values = true
+    )]
     pub database: Database,
 
     /// The backup file to write; it must not exist yet.
