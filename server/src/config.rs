@@ -2,7 +2,8 @@
 //! environment variables (flags win). `messenger-server --help` lists it all.
 //!
 //! Without a subcommand the program serves ([`Config`]); `create-admin`
-//! creates an admin account in the database ([`CreateAdmin`]).
+//! creates an admin account in the database ([`CreateAdmin`]); `backup`
+//! copies the SQLite database while the server runs ([`BackupArgs`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -36,6 +37,27 @@ pub enum Command {
     /// The password comes from MESSENGER_ADMIN_PASSWORD, else from the first
     /// line of standard input; at least 12 characters.
     CreateAdmin(CreateAdmin),
+
+    /// Copy the SQLite database to a new file, online: the server may keep
+    /// running and writing. Prints the backup's path and size.
+    Backup(BackupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The database to copy: a SQLite file path (or `sqlite://PATH`), as the
+    /// server's `--database`. (PostgreSQL: use pg_dump.)
+    #[arg(
+        long,
+        env = "MESSENGER_DATABASE",
+        default_value = "data/messenger.db",
+        hide_env_values = true
+    )]
+    pub database: Database,
+
+    /// The backup file to write; it must not exist yet.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +143,15 @@ pub struct Config {
 
     #[command(flatten)]
     pub ops: OpsConfig,
+    /// Delete conversations closed more than this many days ago, with their
+    /// messages, notes and device tokens (and customers left with nothing,
+    /// unless identified), checked hourly. Off unless set.
+    #[arg(
+        long,
+        env = "MESSENGER_RETENTION_DAYS",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub retention_days: Option<u32>,
 
     /// The clock (tests use a manual one); not a flag.
     #[arg(skip)]
@@ -421,6 +452,7 @@ impl Config {
             write_batch: crate::store::DEFAULT_WRITE_BATCH as u32,
             mail: MailConfig::for_tests(),
             ops: OpsConfig::for_tests(),
+            retention_days: None,
             clock: crate::clock::Clock::system(),
         }
     }
@@ -512,5 +544,33 @@ mod tests {
         assert!(
             Cli::try_parse_from(["messenger-server", "create-admin", "--name", "Ann"]).is_err()
         );
+    }
+
+    #[test]
+    fn backup_takes_a_database_and_a_target_file() {
+        let cli = Cli::try_parse_from([
+            "messenger-server",
+            "backup",
+            "--database",
+            "sqlite://x.db",
+            "--to",
+            "/backups/x.db",
+        ])
+        .unwrap();
+        let Some(Command::Backup(backup)) = cli.command else {
+            panic!("expected backup");
+        };
+        assert_eq!(backup.database, Database::Sqlite(PathBuf::from("x.db")));
+        assert_eq!(backup.to, PathBuf::from("/backups/x.db"));
+        assert!(Cli::try_parse_from(["messenger-server", "backup"]).is_err());
+    }
+
+    #[test]
+    fn retention_is_off_unless_given_a_number_of_days() {
+        let config = Config::try_parse_from(["messenger-server"]).unwrap();
+        assert_eq!(config.retention_days, None);
+        let on = Config::try_parse_from(["messenger-server", "--retention-days", "90"]).unwrap();
+        assert_eq!(on.retention_days, Some(90));
+        assert!(Config::try_parse_from(["messenger-server", "--retention-days", "0"]).is_err());
     }
 }

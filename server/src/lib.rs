@@ -16,10 +16,13 @@
 //! - [`error`]: the one error type, rendered as a JSON body.
 //! - [`ids`]: tokens, ids and hashing.
 //! - [`ops`]: the readiness probe and the Prometheus metrics.
+//! - [`backup`]: the online SQLite backup (`messenger-server backup`).
+//! - [`retention`]: deleting conversations closed long ago (`--retention-days`).
 
 pub mod accounts;
 pub mod api;
 pub mod assets;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod demo;
@@ -32,6 +35,7 @@ pub mod ids;
 pub mod mail;
 pub mod ops;
 pub mod presence;
+pub mod retention;
 pub mod store;
 pub mod unsubscribe;
 
@@ -92,6 +96,9 @@ pub struct AppState {
     /// Who is here now: open customer streams per customer, open inbox
     /// streams per agent (emails go only to those who are away).
     pub presence: presence::Presence,
+    /// Deletes conversations closed long ago; `None` unless
+    /// `--retention-days` is set.
+    pub retention: Option<Arc<retention::Retention>>,
 }
 
 impl AppState {
@@ -124,7 +131,14 @@ impl AppState {
             followup_ms: mailer.followup_delay_ms,
             agent_notify_ms: mailer.agent_notify_delay_ms,
         });
+        let retention = match config.retention_days {
+            Some(days) => Some(Arc::new(
+                retention::Retention::open(&config.database, days, config.clock.clone()).await?,
+            )),
+            None => None,
+        };
         Ok(AppState {
+            retention,
             https: public_origin
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
@@ -257,6 +271,9 @@ pub async fn serve(
     }
     mail::spawn_worker(state.clone());
     let (began, began_at) = tokio::sync::oneshot::channel();
+    if let Some(retention) = state.retention.clone() {
+        retention::spawn(retention, state.shutdown.subscribe());
+    }
     let shutdown = async move {
         shutdown.await;
         let _ = began.send(tokio::time::Instant::now() + timeout);

@@ -1,12 +1,13 @@
 //! `messenger-server`: reads the configuration, opens the database, serves;
-//! or, with `create-admin`, creates an admin account.
+//! or, with `create-admin`, creates an admin account; with `backup`, copies
+//! the SQLite database.
 //! Run `messenger-server --help` for the options; see the README.
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
 use messenger_server::config::{
-    Cli, Command, CreateAdmin, DEFAULT_LOG_LEVEL, LogFormat, OpsConfig,
+    BackupArgs, Cli, Command, CreateAdmin, DEFAULT_LOG_LEVEL, LogFormat, OpsConfig,
 };
 use messenger_server::feed::Feed;
 use messenger_server::store::Store;
@@ -21,6 +22,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     init_logs(&cli.serve.ops)?;
     match cli.command {
         Some(Command::CreateAdmin(admin)) => create_admin(admin).await,
+        Some(Command::Backup(args)) => Ok(backup(args).await),
         None => run(cli.serve).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -78,6 +80,20 @@ async fn create_admin(admin: CreateAdmin) -> Result<ExitCode, Box<dyn std::error
         Err(err) => {
             eprintln!("error: {err}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `messenger-server backup`: prints the backup's path and size on stdout.
+async fn backup(args: BackupArgs) -> ExitCode {
+    match messenger_server::backup::backup(&args.database, &args.to).await {
+        Ok(written) => {
+            println!("{} {} bytes", written.path.display(), written.bytes);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
         }
     }
 }

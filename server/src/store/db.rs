@@ -172,3 +172,32 @@ impl<'q> SqlBuilder<'q> {
         (self.sql, self.args)
     }
 }
+
+/// One connection of its own to an already migrated database (for a
+/// background job that must not queue behind the store's writer).
+pub async fn connect_one(database: &Database) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let options: AnyConnectOptions = match database {
+        Database::Sqlite(path) => SqliteConnectOptions::new()
+            .filename(path)
+            .to_url_lossy()
+            .as_str()
+            .parse()?,
+        Database::Postgres(url) => url.parse()?,
+    };
+    let sqlite = matches!(database, Database::Sqlite(_));
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
