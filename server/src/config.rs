@@ -3,7 +3,8 @@
 //!
 //! Without a subcommand the program serves ([`Config`]); `create-admin`
 //! creates an admin account in the database ([`CreateAdmin`]); `backup`
-//! copies the SQLite database while the server runs ([`BackupArgs`]).
+//! copies the SQLite database while the server runs ([`BackupArgs`]);
+//! `copy-to-postgres` copies it into PostgreSQL ([`CopyToPostgresArgs`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -41,6 +42,25 @@ pub enum Command {
     /// Copy the SQLite database to a new file, online: the server may keep
     /// running and writing. Prints the backup's path and size.
     Backup(BackupArgs),
+
+    /// Copy a SQLite database into a new, empty PostgreSQL database (for a
+    /// site that grows to several instances). Stop the server first. Prints
+    /// the row counts of every table on both sides.
+    CopyToPostgres(CopyToPostgresArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CopyToPostgresArgs {
+    /// The SQLite database to copy (a path, or `sqlite://PATH`), migrated to
+    /// this version of the server; only read.
+    #[arg(long)]
+    pub from: Database,
+
+    /// The PostgreSQL database to copy into: `postgres://user@host:5432/name`
+    /// (the password may be in the URL, or in PGPASSWORD or ~/.pgpass). It is
+    /// migrated, and must hold no data.
+    #[arg(long)]
+    pub to: Database,
 }
 
 #[derive(Args, Debug)]
@@ -563,6 +583,34 @@ mod tests {
         assert_eq!(backup.database, Database::Sqlite(PathBuf::from("x.db")));
         assert_eq!(backup.to, PathBuf::from("/backups/x.db"));
         assert!(Cli::try_parse_from(["messenger-server", "backup"]).is_err());
+    }
+
+    #[test]
+    fn copy_to_postgres_takes_a_sqlite_file_and_a_postgres_url() {
+        let cli = Cli::try_parse_from([
+            "messenger-server",
+            "copy-to-postgres",
+            "--from",
+            "data/messenger.db",
+            "--to",
+            "postgres://app@db:5432/messenger",
+        ])
+        .unwrap();
+        let Some(Command::CopyToPostgres(copy)) = cli.command else {
+            panic!("expected copy-to-postgres");
+        };
+        assert_eq!(
+            copy.from,
+            Database::Sqlite(PathBuf::from("data/messenger.db"))
+        );
+        assert_eq!(
+            copy.to,
+            Database::Postgres("postgres://app@db:5432/messenger".into())
+        );
+        assert!(
+            Cli::try_parse_from(["messenger-server", "copy-to-postgres", "--from", "x.db"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`ids`]: tokens, ids and hashing.
 //! - [`ops`]: the readiness probe and the Prometheus metrics.
 //! - [`backup`]: the online SQLite backup (`messenger-server backup`).
+//! - [`copy`]: copying a SQLite database into PostgreSQL (`messenger-server copy-to-postgres`).
 //! - [`retention`]: deleting conversations closed long ago (`--retention-days`).
 
 pub mod accounts;
@@ -25,6 +26,7 @@ pub mod assets;
 pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod feed;

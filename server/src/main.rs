@@ -1,13 +1,14 @@
 //! `messenger-server`: reads the configuration, opens the database, serves;
 //! or, with `create-admin`, creates an admin account; with `backup`, copies
-//! the SQLite database.
+//! the SQLite database; with `copy-to-postgres`, copies it into PostgreSQL.
 //! Run `messenger-server --help` for the options; see the README.
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
 use messenger_server::config::{
-    BackupArgs, Cli, Command, CreateAdmin, DEFAULT_LOG_LEVEL, LogFormat, OpsConfig,
+    BackupArgs, Cli, Command, CopyToPostgresArgs, CreateAdmin, DEFAULT_LOG_LEVEL, LogFormat,
+    OpsConfig,
 };
 use messenger_server::feed::Feed;
 use messenger_server::store::Store;
@@ -23,6 +24,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Some(Command::CreateAdmin(admin)) => create_admin(admin).await,
         Some(Command::Backup(args)) => Ok(backup(args).await),
+        Some(Command::CopyToPostgres(args)) => Ok(copy_to_postgres(args).await),
         None => run(cli.serve).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -89,6 +91,29 @@ async fn backup(args: BackupArgs) -> ExitCode {
     match messenger_server::backup::backup(&args.database, &args.to).await {
         Ok(written) => {
             println!("{} {} bytes", written.path.display(), written.bytes);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `messenger-server copy-to-postgres`: prints the row counts of every
+/// table, in the SQLite file and in PostgreSQL, on stdout.
+async fn copy_to_postgres(args: CopyToPostgresArgs) -> ExitCode {
+    eprintln!("copying {} into {} …", args.from, args.to);
+    match messenger_server::copy::copy_to_postgres(&args.from, &args.to).await {
+        Ok(copied) => {
+            print!("{copied}");
+            println!(
+                "copied {} rows of {} tables from {} into {}",
+                copied.rows(),
+                copied.tables.len(),
+                args.from,
+                args.to
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {
