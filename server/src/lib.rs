@@ -137,6 +137,10 @@ impl AppState {
             )),
             None => None,
         };
+        let presence = presence::Presence::default();
+        if store.backend() == store::Backend::Postgres {
+            presence.share(store.clone(), config.clock.clone());
+        }
         Ok(AppState {
             retention,
             https: public_origin
@@ -159,7 +163,7 @@ impl AppState {
             typing: Arc::default(),
             clock: config.clock.clone(),
             mail: Arc::new(mailer),
-            presence: presence::Presence::default(),
+            presence,
         })
     }
 
