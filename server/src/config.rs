@@ -158,6 +158,17 @@ pub struct Config {
     )]
     pub write_batch: u32,
 
+    /// Database connections for reading, per instance (writes use one more).
+    /// With PostgreSQL, keep instances × (this + 3) below the server's
+    /// max_connections (the listener and the retention job use one each).
+    #[arg(
+        long,
+        env = "MESSENGER_DATABASE_MAX_CONNECTIONS",
+        default_value_t = crate::store::db::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub database_max_connections: u32,
+
     #[command(flatten)]
     pub mail: MailConfig,
 
@@ -470,6 +481,7 @@ impl Config {
             public_url: None,
             demo_addr: None,
             write_batch: crate::store::DEFAULT_WRITE_BATCH as u32,
+            database_max_connections: crate::store::db::DEFAULT_MAX_CONNECTIONS,
             mail: MailConfig::for_tests(),
             ops: OpsConfig::for_tests(),
             retention_days: None,

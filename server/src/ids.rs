@@ -72,6 +72,12 @@ pub fn conversation_id() -> String {
     format!("c_{}", hex::<16>())
 }
 
+/// A name for this server instance among those sharing one database (for
+/// leases and presence rows): its process id and 64 random bits.
+pub fn instance_id() -> String {
+    format!("pid{}-{}", std::process::id(), hex::<8>())
+}
+
 pub fn message_id() -> String {
     format!("m_{}", hex::<16>())
 }

@@ -111,9 +111,13 @@ impl AppState {
 
     /// [`AppState::new`] with the given feed of live events.
     pub async fn with_feed(config: &Config, feed: Feed) -> Result<Self, sqlx::Error> {
-        let store =
-            Store::open_with_batch(&config.database, feed.clone(), config.write_batch as usize)
-                .await?;
+        let store = Store::open_with(
+            &config.database,
+            feed.clone(),
+            config.write_batch as usize,
+            config.database_max_connections,
+        )
+        .await?;
         // `--allowed-origins` seeds the default site's list while it is
         // empty; afterwards admins set each site's list in the inbox.
         let seed: Vec<String> = config
@@ -139,6 +143,10 @@ impl AppState {
             )),
             None => None,
         };
+        let presence = presence::Presence::default();
+        if store.backend() == store::Backend::Postgres {
+            presence.share(store.clone(), config.clock.clone());
+        }
         Ok(AppState {
             retention,
             https: public_origin
@@ -161,7 +169,7 @@ impl AppState {
             typing: Arc::default(),
             clock: config.clock.clone(),
             mail: Arc::new(mailer),
-            presence: presence::Presence::default(),
+            presence,
         })
     }
 

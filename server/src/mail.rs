@@ -55,6 +55,8 @@ pub struct Mailer {
     wake: Notify,
     /// One pass at a time (the worker's, or a test's).
     pass: tokio::sync::Mutex<()>,
+    /// This instance, as the mail lease knows it.
+    pub holder: String,
 }
 
 impl Mailer {
@@ -87,6 +89,7 @@ impl Mailer {
             resume_link_ttl_ms: i64::from(mail.resume_link_ttl_secs) * 1000,
             wake: Notify::new(),
             pass: tokio::sync::Mutex::new(()),
+            holder: crate::ids::instance_id(),
         }
     }
 
@@ -126,13 +129,36 @@ pub fn spawn_worker(state: AppState) {
 }
 
 /// One pass: everything due now is queued, and the due queue is sent.
+///
+/// With several instances, one at a time (a lease in the database) turns
+/// what is due into emails, so none is queued twice; every instance sends
+/// from the queue, each row claimed by one of them.
 pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
     let _pass = state.mail.pass.lock().await;
-    resume_requests(state).await?;
-    followups(state).await?;
-    agent_notices(state).await?;
+    let now = state.now_ms();
+    // (SQLite has one instance: no lease to write every second.)
+    let ours = state.store.backend() == crate::store::Backend::Sqlite
+        || state
+            .store
+            .claim_lease(MAIL_LEASE, &state.mail.holder, now, now + MAIL_LEASE_MS)
+            .await?;
+    if ours {
+        resume_requests(state).await?;
+        followups(state).await?;
+        agent_notices(state).await?;
+    }
     send_due(state).await
 }
+
+/// The lease of the pass that queues emails, and how long it holds: longer
+/// than a pass takes, short enough that another instance takes over soon
+/// after this one stops.
+const MAIL_LEASE: &str = "mail";
+const MAIL_LEASE_MS: i64 = 60_000;
+
+/// How long a worker holds the emails it is sending before another may
+/// try them (if it died meanwhile).
+const SEND_CLAIM_MS: i64 = 10 * 60_000;
 
 async fn followups(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.now_ms();
@@ -155,7 +181,8 @@ async fn followups(state: &AppState) -> Result<(), sqlx::Error> {
         };
         if state
             .presence
-            .is_here(&Party::Customer(due.customer_id.clone()))
+            .is_here_anywhere(&Party::Customer(due.customer_id.clone()), now)
+            .await
         {
             state
                 .store
@@ -204,7 +231,11 @@ async fn resume_requests(state: &AppState) -> Result<(), sqlx::Error> {
 async fn agent_notices(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.now_ms();
     for due in state.store.due_agent_notices(now).await? {
-        if state.presence.is_here(&Party::Agent(due.agent_id.clone())) {
+        if state
+            .presence
+            .is_here_anywhere(&Party::Agent(due.agent_id.clone()), now)
+            .await
+        {
             let position = state.store.latest_position().await?;
             state
                 .store
@@ -238,7 +269,7 @@ async fn send_due(state: &AppState) -> Result<(), sqlx::Error> {
     };
     loop {
         let now = state.now_ms();
-        let due = state.store.due_mail(now, 20).await?;
+        let due = state.store.due_mail(now, 20, now + SEND_CLAIM_MS).await?;
         if due.is_empty() {
             return Ok(());
         }

@@ -57,6 +57,8 @@ pub mod db;
 pub mod identity;
 mod inbox;
 pub mod mail;
+pub mod notify;
+mod presence;
 mod settings;
 pub mod sites;
 pub use accounts::{AgentRecord, SessionRecord};
@@ -207,7 +209,7 @@ impl Store {
             write_batch,
             sites.clone(),
         ));
-        Ok(Store {
+        let store = Store {
             read,
             write,
             backend,
@@ -216,7 +218,11 @@ impl Store {
             sites,
             site_writes: std::sync::Arc::default(),
             delays: std::sync::Arc::default(),
-        })
+        };
+        if let Database::Postgres(url) = database {
+            notify::start(&store, url).await?;
+        }
+        Ok(store)
     }
 
     /// Sets how long replies and customer messages wait before email.
@@ -618,33 +624,19 @@ async fn run_appender(
         };
         let current = sites.read().unwrap_or_else(|e| e.into_inner()).clone();
         let result = match connection.as_deref_mut() {
-            Some(connection) => append_batch(connection, &batch, &current).await,
+            Some(connection) => append_batch(connection, &batch, &current, &feed).await,
             None => Err(sqlx::Error::PoolTimedOut),
         };
         match result {
             Ok(outcomes) => {
+                // On PostgreSQL the events went out with the commit.
+                if feed.remote().is_none() {
+                    for event in batch_events(&batch, &outcomes) {
+                        feed.publish_here(event);
+                    }
+                }
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    let outcome = outcome.map(|(appended, changed, away)| {
-                        if let Appended::Created(message, position) = &appended {
-                            feed.publish(FeedEvent::Message {
-                                conversation_id: job.conversation_id.clone(),
-                                position: *position,
-                                message: message.clone(),
-                            });
-                        }
-                        if let Some(conversation) = changed {
-                            feed.publish(FeedEvent::Conversation(Box::new(conversation)));
-                        }
-                        if let Some((message, position)) = away {
-                            feed.publish(FeedEvent::Message {
-                                conversation_id: job.conversation_id.clone(),
-                                position,
-                                message,
-                            });
-                        }
-                        appended
-                    });
-                    let _ = job.reply.send(outcome);
+                    let _ = job.reply.send(outcome.map(|(appended, _, _)| appended));
                 }
             }
             Err(err) => {
@@ -659,12 +651,44 @@ async fn run_appender(
     }
 }
 
+/// What a committed batch announces, in position order: each message
+/// followed by the change of its conversation (if it created or reopened
+/// one), then the away reply it caused, if any.
+fn batch_events(batch: &[AppendJob], outcomes: &[AppendOutcome]) -> Vec<FeedEvent> {
+    let mut events = Vec::new();
+    for (job, outcome) in batch.iter().zip(outcomes) {
+        let Ok((appended, changed, away)) = outcome else {
+            continue;
+        };
+        if let Appended::Created(message, position) = appended {
+            events.push(FeedEvent::Message {
+                conversation_id: job.conversation_id.clone(),
+                position: *position,
+                message: message.clone(),
+            });
+        }
+        if let Some(conversation) = changed {
+            events.push(FeedEvent::Conversation(Box::new(conversation.clone())));
+        }
+        if let Some((message, position)) = away {
+            events.push(FeedEvent::Message {
+                conversation_id: job.conversation_id.clone(),
+                position: *position,
+                message: message.clone(),
+            });
+        }
+    }
+    events
+}
+
 /// Appends a batch in one transaction. Each send runs inside a savepoint, so
-/// one that fails is undone alone and the others still commit.
+/// one that fails is undone alone and the others still commit. On
+/// PostgreSQL the batch's events are notified in the same transaction.
 async fn append_batch(
     connection: &mut AnyConnection,
     batch: &[AppendJob],
     sites: &sites::Sites,
+    feed: &Feed,
 ) -> Result<Vec<AppendOutcome>, sqlx::Error> {
     let mut tx = connection.begin().await?;
     // First of all, the counter of positions: on PostgreSQL its row lock,
@@ -683,6 +707,9 @@ async fn append_batch(
         }
         sqlx::query("RELEASE send").execute(&mut *tx).await?;
         outcomes.push(outcome);
+    }
+    if let Some(remote) = feed.remote() {
+        notify::notify_in(&mut tx, &remote.channel, &batch_events(batch, &outcomes)).await?;
     }
     tx.commit().await?;
     Ok(outcomes)

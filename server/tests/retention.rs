@@ -8,7 +8,6 @@ mod support;
 use std::time::Duration;
 
 use messenger_server::clock::Clock;
-use messenger_server::config::Database;
 use messenger_server::retention::{self, Retention};
 use messenger_wire::StartedConversation;
 use reqwest::StatusCode;

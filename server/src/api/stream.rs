@@ -159,6 +159,8 @@ pub fn conversation(
                     break 'catch_up;
                 };
                 let event = match received {
+                    // Events may have been missed: read what was.
+                    Ok(FeedEvent::Resync) => continue 'catch_up,
                     Ok(event) if event.conversation_id() == conversation_id => event,
                     Ok(_) => continue,
                     // The feed overflowed: read what was missed.
@@ -192,7 +194,7 @@ pub fn conversation(
                         yield Ok(customer_conversation_event(&conversation));
                     }
                     // Agents only: internal notes never reach the customer.
-                    FeedEvent::Conversation(_) | FeedEvent::Note(_) => {}
+                    FeedEvent::Conversation(_) | FeedEvent::Note(_) | FeedEvent::Resync => {}
                 }
             }
         }
@@ -280,6 +282,7 @@ where
                         yield Ok(conversation_event(&conversation));
                     }
                     Ok(FeedEvent::Note(note)) => yield Ok(note_event(&note)),
+                    Ok(FeedEvent::Resync) => continue 'catch_up,
                     // The feed overflowed: read the messages missed (read
                     // receipts and typing notices missed are gone).
                     Err(RecvError::Lagged(_)) => continue 'catch_up,

@@ -115,6 +115,18 @@ const WAITING_ON_US: &str = "c.status = 'open' AND c.waiting_since IS NOT NULL";
 const NOTE_SELECT: &str = "SELECT n.id, n.conversation_id, n.agent_id, a.name AS agent_name,
     n.client_id, n.body, n.created_at FROM notes n JOIN agents a ON a.id = n.agent_id";
 
+/// One note, with its author's name.
+pub(super) async fn load_note<'e, E: AnyExecutor<'e>>(
+    executor: E,
+    id: &str,
+) -> Result<Option<Note>, sqlx::Error> {
+    sqlx::query(&format!("{NOTE_SELECT} WHERE n.id = $1"))
+        .bind(id)
+        .map(|row: AnyRow| note_from_row(&row))
+        .fetch_optional(executor)
+        .await
+}
+
 /// One conversation as the inbox shows it, read through `executor` (a
 /// writer's transaction, to publish exactly what it committed).
 pub(super) async fn load_conversation<'e, E: AnyExecutor<'e>>(

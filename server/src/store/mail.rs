@@ -67,16 +67,30 @@ pub struct MailCodes {
 
 impl Store {
     /// Mails due for an attempt, oldest first.
-    pub async fn due_mail(&self, now: i64, limit: i64) -> Result<Vec<QueuedMail>, sqlx::Error> {
-        sqlx::query(
-            "SELECT id, recipient, subject, text_body, html_body, unsubscribe_url, created_at,
-                    attempts
-             FROM mail_queue
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2",
-        )
+    ///
+    /// The rows returned are claimed: their next attempt moves to
+    /// `claim_until`, so no other worker (of this instance or another)
+    /// takes them meanwhile; sending then marks them sent or failed. A
+    /// worker that dies while sending leaves them to be tried again then.
+    pub async fn due_mail(
+        &self,
+        now: i64,
+        limit: i64,
+        claim_until: i64,
+    ) -> Result<Vec<QueuedMail>, sqlx::Error> {
+        let mut rows = sqlx::query(&format!(
+            "UPDATE mail_queue SET next_attempt_at = $3
+             WHERE id IN (SELECT id FROM mail_queue
+                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+                          ORDER BY next_attempt_at, id LIMIT $2{})
+               AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
+             RETURNING id, recipient, subject, text_body, html_body, unsubscribe_url, created_at,
+                       attempts",
+            self.backend.skip_locked()
+        ))
         .bind(now)
         .bind(limit)
+        .bind(claim_until)
         .map(|row: AnyRow| QueuedMail {
             id: row.get("id"),
             mail: NewMail {
@@ -89,8 +103,22 @@ impl Store {
             created_at: row.get("created_at"),
             attempts: row.get("attempts"),
         })
-        .fetch_all(&self.read)
-        .await
+        .fetch_all(&self.write)
+        .await?;
+        rows.sort_by_key(|m| m.id);
+        Ok(rows)
+    }
+
+    /// Claims the lease `name` for `holder` until `until_ms` if it is free,
+    /// expired or already `holder`'s: of several instances, one runs a job.
+    pub async fn claim_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        crate::retention::claim_lease(&self.write, name, holder, now_ms, until_ms).await
     }
 
     /// How many mails wait to be sent (the metric, and tests).
