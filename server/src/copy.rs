@@ -48,6 +48,7 @@ pub const TABLES: &[&str] = &[
     "mail_queue",
     "message_positions",
     "job_leases",
+    "presence",
 ];
 
 /// Tables whose ids come from an identity sequence on PostgreSQL.
