@@ -91,8 +91,9 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   if [ -f "$data/postmaster.pid" ]; then
-    # Fast: ends the sessions the command left open.
+    # Fast: ends the sessions the command left open; immediate if that hangs.
     (cd "$dir" && "${run_as[@]}" "$bindir/pg_ctl" stop -D "$data" -m fast -w -t 30 >/dev/null 2>&1) \
+      || (cd "$dir" && "${run_as[@]}" "$bindir/pg_ctl" stop -D "$data" -m immediate -w -t 30 >/dev/null 2>&1) \
       || printf '%s: could not stop the PostgreSQL server in %s\n' "$me" "$dir" >&2
   fi
   rm -rf "$dir"
