@@ -22,16 +22,22 @@ cargo clippy -p messenger-wire -p messenger-server -p messenger-bench -p messeng
 step "clippy (wasm32 crates)"
 cargo clippy -p messenger-wire -p messenger-client -p messenger-widget -p messenger-inbox --target wasm32-unknown-unknown --locked -- -D warnings
 
-step "unit and integration tests"
-cargo test -p messenger-wire -p messenger-server -p messenger-widget -p messenger-bench -p messenger-tools --locked
-
-step "server tests on PostgreSQL"
-# The server's suite again, each test in a schema of its own on a cluster
-# that lives as long as the command (MESSENGER_TEST_POSTGRES_URL). The same
-# packages as above: `-p messenger-server` alone would unify features
-# differently and compile half the dependency tree again (about 170 crates),
-# where the other packages' 60 unit tests take a second.
-scripts/with-postgres.sh cargo test -p messenger-wire -p messenger-server -p messenger-widget -p messenger-bench -p messenger-tools --locked
+step "unit and integration tests, the server's on SQLite then on PostgreSQL"
+# One throwaway PostgreSQL cluster for both runs (scripts/with-postgres.sh,
+# MESSENGER_TEST_POSTGRES_URL): the first run keeps the server's tests on
+# SQLite files, but for those about several instances and the copy to
+# PostgreSQL, which need the cluster; the second (MESSENGER_TEST_ENGINE=
+# postgres) runs the server's whole suite again on PostgreSQL, each test in
+# a schema of its own. Both runs test the same packages: `-p
+# messenger-server` alone would unify features differently and compile half
+# the dependency tree again, where the other packages' tests take a second.
+packages=(-p messenger-wire -p messenger-server -p messenger-widget -p messenger-bench -p messenger-tools)
+scripts/with-postgres.sh bash -c '
+  set -euo pipefail
+  cargo test "$@" --locked
+  printf "\n==> the server suite again, on PostgreSQL\n"
+  MESSENGER_TEST_ENGINE=postgres cargo test "$@" --locked
+' with-postgres "${packages[@]}"
 
 step "widget release build"
 scripts/build-widget.sh
