@@ -5,6 +5,9 @@
 #   scripts/setup.sh          Rust wasm target, Trunk, wasm-bindgen, wasm-opt,
 #                             aiosmtpd (python3; the tests' SMTP server)
 #   scripts/setup.sh --e2e    the same, plus Chromium and the e2e test packages
+#   scripts/setup.sh --postgres   the same, plus Debian's PostgreSQL server (the
+#                             server tests' throwaway cluster, scripts/with-postgres.sh)
+#   (--e2e and --postgres combine)
 #
 # Versions are pinned because they must agree with each other (see
 # ../shared/TOOLCHAIN.md): trunk 0.22 needs a newer rustc than the machine's,
@@ -12,6 +15,16 @@
 # binaryen 116's wasm-opt produces output that runs in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+e2e=false
+postgres=false
+for arg in "$@"; do
+  case "$arg" in
+    --e2e) e2e=true ;;
+    --postgres) postgres=true ;;
+    *) echo "usage: scripts/setup.sh [--e2e] [--postgres]" >&2; exit 2 ;;
+  esac
+done
 
 TRUNK_VERSION=0.21.14
 WASM_OPT_VERSION=0.116.1
@@ -60,7 +73,15 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -c 'import aiosmtpd'
 fi
 
-if [ "${1:-}" = "--e2e" ]; then
+# The server binaries only (initdb, pg_ctl): scripts/with-postgres.sh makes
+# its own cluster in a temporary directory and uses no running service.
+if $postgres && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  step "installing postgresql from Debian (the server tests' throwaway cluster)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+fi
+
+if $e2e; then
   apt_packages=()
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
   command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)

@@ -26,6 +26,7 @@ use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use messenger_wire::{AgentAccount, ErrorCode, NewAgent};
 use tokio::sync::broadcast;
 
+use crate::feed::{Feed, FeedEvent};
 use crate::ids;
 use crate::store::{AgentRecord, Store};
 
@@ -270,15 +271,22 @@ impl Default for LoginLimits {
 }
 
 /// Announces revoked sessions and agent API keys (by id: `s_…` and `k_…`
-/// never collide) to the open streams of this process, which end at once.
-/// Other instances' streams notice within [`SESSION_RECHECK`] (see the
-/// module's note).
+/// never collide) to the open streams of this process, which end at once;
+/// and, with PostgreSQL, through the live feed to every other instance's
+/// (which otherwise notice within [`SESSION_RECHECK`]).
 #[derive(Clone)]
-pub struct Revocations(Arc<broadcast::Sender<Arc<str>>>);
+pub struct Revocations(Arc<broadcast::Sender<Arc<str>>>, Option<Feed>);
 
 impl Default for Revocations {
     fn default() -> Self {
-        Revocations(Arc::new(broadcast::Sender::new(1024)))
+        Revocations(Arc::new(broadcast::Sender::new(1024)), None)
+    }
+}
+
+impl Revocations {
+    /// Revocations that also travel on `feed` (to the other instances).
+    pub fn with_feed(feed: Feed) -> Self {
+        Revocations(Arc::new(broadcast::Sender::new(1024)), Some(feed))
     }
 }
 
@@ -307,6 +315,9 @@ impl Revocations {
     /// Announces revoked sessions or API keys by id.
     pub fn revoke(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
+            if let Some(feed) = self.1.as_ref().filter(|f| f.remote().is_some()) {
+                feed.publish(FeedEvent::Revoked(id.clone()));
+            }
             // No receiver (no stream open) is fine.
             let _ = self.0.send(id.into());
         }
@@ -340,6 +351,7 @@ impl Revocations {
         credential: Credential,
     ) -> impl Future<Output = ()> + Send + use<> {
         let mut revoked = self.0.subscribe();
+        let mut feed = self.1.as_ref().map(Feed::subscribe);
         async move {
             let mut recheck = tokio::time::interval(SESSION_RECHECK);
             recheck.tick().await;
@@ -350,6 +362,20 @@ impl Revocations {
                         Ok(_) => false,
                         Err(broadcast::error::RecvError::Lagged(_)) => true,
                         Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    received = async {
+                        match feed.as_mut() {
+                            Some(feed) => feed.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => match received {
+                        Ok(FeedEvent::Revoked(id)) if id == credential.id() => return,
+                        Ok(FeedEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                        Ok(_) => false,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            feed = None;
+                            false
+                        }
                     },
                     _ = recheck.tick() => true,
                 };

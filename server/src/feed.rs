@@ -43,6 +43,10 @@ pub enum FeedEvent {
     /// the other instances was lost): every stream reads what it holds
     /// afresh from the database, as after a lag.
     Resync,
+    /// An inbox session or an agent API key (by id) was revoked: streams
+    /// opened with it end (sent only through the database, to the other
+    /// instances; see [`crate::accounts::Revocations`]).
+    Revoked(String),
 }
 
 impl FeedEvent {
@@ -55,7 +59,7 @@ impl FeedEvent {
             FeedEvent::Typing(e) => &e.conversation_id,
             FeedEvent::Conversation(c) => &c.id,
             FeedEvent::Note(n) => &n.conversation_id,
-            FeedEvent::Resync => "",
+            FeedEvent::Resync | FeedEvent::Revoked(_) => "",
         }
     }
 }

@@ -153,7 +153,7 @@ impl AppState {
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
             public_origin: public_origin.map(Arc::from),
-            revocations: accounts::Revocations::default(),
+            revocations: accounts::Revocations::with_feed(feed.clone()),
             login_limits: Arc::default(),
             store,
             agent_key_hash: config

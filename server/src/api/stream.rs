@@ -194,7 +194,10 @@ pub fn conversation(
                         yield Ok(customer_conversation_event(&conversation));
                     }
                     // Agents only: internal notes never reach the customer.
-                    FeedEvent::Conversation(_) | FeedEvent::Note(_) | FeedEvent::Resync => {}
+                    FeedEvent::Conversation(_)
+                    | FeedEvent::Note(_)
+                    | FeedEvent::Resync
+                    | FeedEvent::Revoked(_) => {}
                 }
             }
         }
@@ -283,6 +286,7 @@ where
                     }
                     Ok(FeedEvent::Note(note)) => yield Ok(note_event(&note)),
                     Ok(FeedEvent::Resync) => continue 'catch_up,
+                    Ok(FeedEvent::Revoked(_)) => {}
                     // The feed overflowed: read the messages missed (read
                     // receipts and typing notices missed are gone).
                     Err(RecvError::Lagged(_)) => continue 'catch_up,

@@ -1,9 +1,10 @@
 //! Test fixture: the real server on 127.0.0.1:0 over a fresh SQLite file in
 //! a temporary folder, with one helper per endpoint.
 //!
-//! With `MESSENGER_TEST_POSTGRES_URL` set (a superuser URL of a throwaway
-//! cluster, as `scripts/with-postgres.sh` gives), every test's server runs
-//! on PostgreSQL instead, each in a fresh schema of its own.
+//! With `MESSENGER_TEST_ENGINE=postgres` and `MESSENGER_TEST_POSTGRES_URL`
+//! (a superuser URL of a throwaway cluster, as `scripts/with-postgres.sh`
+//! gives), every test's server runs on PostgreSQL instead, each in a fresh
+//! schema of its own.
 
 #![allow(dead_code)]
 
@@ -628,13 +629,28 @@ const SQLITE_MARKER: &str = "sqlite-only";
 const POSTGRES_MARKER: &str = "postgres-url";
 
 /// The database of the test whose folder is `dir`: `data/messenger.db` in it,
-/// or (with `MESSENGER_TEST_POSTGRES_URL`) a fresh PostgreSQL schema, made on
+/// or (with `MESSENGER_TEST_ENGINE=postgres`) a fresh PostgreSQL schema, made on
 /// first use and the same one afterwards (restarts find their data).
 pub async fn database_in(dir: &Path) -> Database {
-    let admin = std::env::var("MESSENGER_TEST_POSTGRES_URL").unwrap_or_default();
-    if admin.is_empty() || dir.join(SQLITE_MARKER).exists() {
+    let on_postgres = std::env::var("MESSENGER_TEST_ENGINE").is_ok_and(|e| e == "postgres");
+    if !on_postgres || dir.join(SQLITE_MARKER).exists() {
         return Database::Sqlite(dir.join("data/messenger.db"));
     }
+    postgres_schema_in(dir).await
+}
+
+/// A fresh PostgreSQL schema for the test whose folder is `dir` (the same
+/// one on later calls), on the cluster of `MESSENGER_TEST_POSTGRES_URL`,
+/// whatever the engine of the run: for tests of PostgreSQL itself (several
+/// instances, the copy from SQLite). Without that variable, the test fails
+/// and says how to run it.
+pub async fn postgres_schema_in(dir: &Path) -> Database {
+    let admin = std::env::var("MESSENGER_TEST_POSTGRES_URL").unwrap_or_default();
+    assert!(
+        !admin.is_empty(),
+        "this test needs PostgreSQL: run it as `scripts/with-postgres.sh cargo test -p messenger-server` \
+         (or set MESSENGER_TEST_POSTGRES_URL to a superuser URL of a throwaway cluster)"
+    );
     let marker = dir.join(POSTGRES_MARKER);
     if let Ok(url) = std::fs::read_to_string(&marker) {
         return Database::Postgres(url);
