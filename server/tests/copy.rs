@@ -25,23 +25,11 @@ use support::{AGENT_KEY, EventStream, InboxClient, PASSWORD, TestApp, assert_err
 const SHOP: &str = "https://shop.example";
 const EVIL: &str = "https://evil.example";
 
-/// The PostgreSQL these tests need, or a failure that says how to get one.
-fn postgres_required() -> String {
-    match std::env::var("MESSENGER_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "MESSENGER_TEST_POSTGRES_URL is not set: the copy-to-postgres tests need a \
-             PostgreSQL server (run them through scripts/with-postgres.sh, or set it to a \
-             superuser URL such as postgres://postgres@127.0.0.1:5432/postgres)"
-        ),
-    }
-}
-
 /// A new temporary folder whose database is a fresh PostgreSQL schema.
+/// (Without `MESSENGER_TEST_POSTGRES_URL` the test fails here, saying so.)
 async fn postgres_dir() -> (tempfile::TempDir, Database) {
-    postgres_required();
     let dir = tempfile::tempdir().unwrap();
-    let database = support::database_in(dir.path()).await;
+    let database = support::postgres_schema_in(dir.path()).await;
     assert!(matches!(database, Database::Postgres(_)));
     (dir, database)
 }
@@ -90,10 +78,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A connection of the test's own to a database.
+async fn connect(database: &Database) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = match database {
+        Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+        Database::Postgres(url) => url.clone(),
+    };
+    sqlx::AnyPool::connect(&url).await.unwrap()
+}
+
 /// Rows of every table of a running server's database but those it writes
 /// by itself (its leases and presence).
-async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
-    let db = app.database().await;
+async fn row_counts(database: &Database) -> Vec<(String, i64)> {
+    let db = connect(database).await;
     let mut counts = row_counts_in(&db).await;
     db.close().await;
     counts.retain(|(table, _)| table != "job_leases" && table != "presence");
@@ -343,12 +341,11 @@ async fn a_sqlite_site_copied_into_postgres_carries_on_there() {
         "the password never shows:\n{stdout}\n{stderr}"
     );
 
-    sqlx::any::install_default_drivers();
-    let copied = sqlx::AnyPool::connect(url).await.unwrap();
+    let copied = connect(&target).await;
     assert_eq!(row_counts_in(&copied).await, source_counts);
     copied.close().await;
 
-    let app = TestApp::spawn_in(pg_dir, |_| {}).await;
+    let app = TestApp::spawn_in(pg_dir, |c| c.database = target.clone()).await;
 
     // The customer's token reads the same history, and the next seq follows.
     let (token, ana_id, history) = &before.ana;
@@ -468,10 +465,10 @@ async fn a_target_with_data_is_refused_and_left_unchanged() {
     sqlite.stop().await;
 
     // A server already ran on the target and has a conversation of its own.
-    let app = TestApp::spawn_in(pg_dir, |_| {}).await;
+    let app = TestApp::spawn_in(pg_dir, |c| c.database = target.clone()).await;
     let theirs = app.start_conversation().await;
     app.send(&theirs.token, "c1", "Hello from PostgreSQL").await;
-    let counts = row_counts(&app).await;
+    let counts = row_counts(&target).await;
 
     let Database::Postgres(url) = &target else {
         unreachable!()
@@ -484,7 +481,7 @@ async fn a_target_with_data_is_refused_and_left_unchanged() {
         "{stderr}"
     );
     assert!(stderr.contains("nothing was changed"), "{stderr}");
-    assert_eq!(row_counts(&app).await, counts);
+    assert_eq!(row_counts(&target).await, counts);
     let history = app.all_messages(&theirs.token).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].body, "Hello from PostgreSQL");

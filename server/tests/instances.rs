@@ -27,17 +27,6 @@ const BURST: usize = 50;
 /// Longest wait for what the instances do in the background.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The PostgreSQL these tests need, or a failure that says how to get one.
-fn postgres_required() {
-    if std::env::var("MESSENGER_TEST_POSTGRES_URL").map_or(true, |url| url.is_empty()) {
-        panic!(
-            "MESSENGER_TEST_POSTGRES_URL is not set: the tests of several instances need a \
-             PostgreSQL server (run them through scripts/with-postgres.sh, or set it to a \
-             superuser URL such as postgres://postgres@127.0.0.1:5432/postgres)"
-        );
-    }
-}
-
 /// One database for the instances of a test: a fresh PostgreSQL schema.
 struct Shared {
     dir: tempfile::TempDir,
@@ -46,10 +35,10 @@ struct Shared {
 }
 
 impl Shared {
+    /// (Without `MESSENGER_TEST_POSTGRES_URL` the test fails here, saying so.)
     async fn new() -> Shared {
-        postgres_required();
         let dir = tempfile::tempdir().unwrap();
-        let database = support::database_in(dir.path()).await;
+        let database = support::postgres_schema_in(dir.path()).await;
         assert!(
             matches!(database, messenger_server::config::Database::Postgres(_)),
             "a PostgreSQL schema"
