@@ -435,13 +435,12 @@ async fn refuse_data(tx: &mut AnyConnection, to: &Database) -> Result<(), CopyEr
             .await
             .map_err(doing(format!("counting {table} in PostgreSQL")))?;
         if rows > 0 {
-            let what = match table {
-                "sites" | "site_settings" => "other than the default one",
-                "message_positions" => "a message counter past 0",
-                _ if rows == 1 => "row",
-                _ => "rows",
-            };
-            holds.push(format!("{table}: {rows} {what}"));
+            holds.push(match table {
+                "sites" | "site_settings" => format!("{table}: {rows} besides the default"),
+                "message_positions" => format!("{table}: the counter past 0"),
+                _ if rows == 1 => format!("{table}: 1 row"),
+                _ => format!("{table}: {rows} rows"),
+            });
         }
     }
     if holds.is_empty() {
