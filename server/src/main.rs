@@ -25,7 +25,13 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         Some(Command::CreateAdmin(admin)) => create_admin(admin).await,
         Some(Command::Backup(args)) => Ok(backup(args).await),
         Some(Command::CopyToPostgres(args)) => Ok(copy_to_postgres(args).await),
-        None => run(cli.serve).await.map(|()| ExitCode::SUCCESS),
+        None => match run(cli.serve).await {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(err) => {
+                eprintln!("error: {err}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
     }
 }
 
@@ -135,7 +141,14 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             "no configured agent API key (--agent-api-key): the agent API accepts the keys admins create in the inbox"
         );
     }
-    let state = AppState::new(&config).await?;
+    let state = match AppState::new(&config).await {
+        Ok(state) => state,
+        Err(err) => {
+            // Said plainly (the URL without its password), not as a debug dump.
+            tracing::error!(database = %config.database, error = %err, "cannot open the database");
+            return Err(format!("cannot open the database {}: {err}", config.database).into());
+        }
+    };
     tracing::info!(database = %config.database, "database ready");
     if !state.store.has_admin().await? {
         tracing::warn!(

@@ -111,6 +111,11 @@ pub async fn connect(
         }
         Database::Postgres(url) => {
             let options: AnyConnectOptions = url.parse()?;
+            // One connection first, so that a server that cannot be reached
+            // (or refuses the credentials) is reported as such, not as a
+            // pool that timed out.
+            let probe = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options).await?;
+            sqlx::Connection::close(probe).await?;
             let write = AnyPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(10))

@@ -632,6 +632,10 @@ const POSTGRES_MARKER: &str = "postgres-url";
 /// or (with `MESSENGER_TEST_ENGINE=postgres`) a fresh PostgreSQL schema, made on
 /// first use and the same one afterwards (restarts find their data).
 pub async fn database_in(dir: &Path) -> Database {
+    // A schema made for this test already (by `postgres_schema_in`) wins.
+    if let Ok(url) = std::fs::read_to_string(dir.join(POSTGRES_MARKER)) {
+        return Database::Postgres(url);
+    }
     let on_postgres = std::env::var("MESSENGER_TEST_ENGINE").is_ok_and(|e| e == "postgres");
     if !on_postgres || dir.join(SQLITE_MARKER).exists() {
         return Database::Sqlite(dir.join("data/messenger.db"));
