@@ -453,3 +453,99 @@ async fn each_email_queued_while_both_instances_run_is_sent_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_revoked_through_one_instance_ends_its_stream_on_the_other_at_once() {
+    let shared = Shared::new().await;
+    let a = shared.start("a", &[]).await;
+    let b = shared.start("b", &[]).await;
+    // An admin, made through the library in the shared database.
+    let store = messenger_server::store::Store::open(
+        &shared.url.parse().unwrap(),
+        messenger_server::feed::Feed::new(),
+    )
+    .await
+    .unwrap();
+    let admin = messenger_wire::NewAgent {
+        email: "root@example.com".into(),
+        name: "Root".into(),
+        password: support::PASSWORD.into(),
+        role: messenger_wire::Role::Admin,
+    };
+    messenger_server::accounts::create_agent(&store, admin, messenger_server::now_ms())
+        .await
+        .unwrap();
+    store.close().await;
+
+    // Signed in on A, the admin makes a key for an integration.
+    let client = client();
+    let response = client
+        .post(a.api("/inbox/session"))
+        .json(&messenger_wire::Login {
+            email: "root@example.com".into(),
+            password: support::PASSWORD.into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session: messenger_wire::InboxSession = response.json().await.unwrap();
+    let inbox = |path: &str| {
+        client
+            .post(a.api(&format!("/inbox{path}")))
+            .header("cookie", &cookie)
+            .header("origin", a.url(""))
+            .header("x-csrf-token", &session.csrf_token)
+    };
+    let response = inbox("/api-keys")
+        .json(&json!({ "name": "CRM" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: messenger_wire::CreatedApiKey = response.json().await.unwrap();
+
+    // The integration's stream is open on B.
+    let mut stream = client
+        .get(b.api("/agent/events"))
+        .bearer_auth(&created.secret)
+        .timeout(Duration::from_secs(3600))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    // Revoked through A: B ends the stream long before its periodic
+    // re-check of the key (every 60 s) would.
+    let response = inbox(&format!("/api-keys/{}/revoke", created.key.id))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None) | Err(_)) => break,
+            Err(_) => panic!("the revoked key's stream on B is still open 20 s later"),
+        }
+    }
+    // And the key opens nothing any more, on either instance.
+    for server in [&a, &b] {
+        let response = client
+            .get(server.api("/agent/conversations"))
+            .bearer_auth(&created.secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+}
