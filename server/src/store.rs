@@ -695,18 +695,31 @@ async fn append_batch(
     // held until the commit, makes the appenders of all instances take
     // turns, so positions become visible in the order they were given (and
     // per-conversation `seq` and client ids are decided one after the other).
-    sqlx::query("UPDATE message_positions SET last = last WHERE id = 1")
-        .execute(&mut *tx)
-        .await?;
+    // The batch numbers its messages from the value read here and writes
+    // the last one back before its commit: two statements per batch.
+    let first: i64 =
+        sqlx::query_scalar("UPDATE message_positions SET last = last WHERE id = 1 RETURNING last")
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut last_position = first;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
-        let outcome = append_one(&mut tx, job, sites).await;
+        let before = last_position;
+        let outcome = append_one(&mut tx, job, sites, &mut last_position).await;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
+            // Its positions are given again: no hole.
+            last_position = before;
         }
         sqlx::query("RELEASE send").execute(&mut *tx).await?;
         outcomes.push(outcome);
+    }
+    if last_position != first {
+        sqlx::query("UPDATE message_positions SET last = $1 WHERE id = 1")
+            .bind(last_position)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(remote) = feed.remote() {
         notify::notify_in(&mut tx, &remote.channel, &batch_events(batch, &outcomes)).await?;
@@ -725,6 +738,7 @@ async fn append_one(
     tx: &mut Transaction<'_, Any>,
     job: &AppendJob,
     sites: &sites::Sites,
+    last_position: &mut i64,
 ) -> AppendOutcome {
     if let Some(existing) =
         find_by_client_id(tx, &job.conversation_id, job.author, &job.client_id).await?
@@ -785,8 +799,14 @@ async fn append_one(
     // (see `append_batch`): positions grow in commit order, on every
     // instance, and a failed send (rolled back to its savepoint) leaves no
     // hole.
-    let position =
-        insert_message(tx, &job.conversation_id, &message, job.agent_id.as_deref()).await?;
+    let position = insert_message(
+        tx,
+        &job.conversation_id,
+        &message,
+        job.agent_id.as_deref(),
+        last_position,
+    )
+    .await?;
     let changed = if seq == 1 || reopens {
         inbox::load_conversation(&mut **tx, &job.conversation_id).await?
     } else {
@@ -794,7 +814,7 @@ async fn append_one(
     };
     let away = if job.author == Author::Customer {
         let settings = sites.hours_of(&site_id);
-        away_reply(tx, &job.conversation_id, &settings, job.now).await?
+        away_reply(tx, &job.conversation_id, &settings, job.now, last_position).await?
     } else {
         None
     };
@@ -850,6 +870,7 @@ async fn away_reply(
     conversation_id: &str,
     settings: &SiteSettings,
     now: i64,
+    last_position: &mut i64,
 ) -> Result<Option<(Message, i64)>, sqlx::Error> {
     let hours = &settings.hours;
     if hours.is_open(now) {
@@ -880,22 +901,21 @@ async fn away_reply(
         body: crate::hours::away_text(settings.settings.away_message.as_deref(), hours, next_open),
         created_at: now,
     };
-    let position = insert_message(tx, conversation_id, &message, None).await?;
+    let position = insert_message(tx, conversation_id, &message, None, last_position).await?;
     Ok(Some((message, position)))
 }
 
-/// Inserts a message at the next global position, which it returns.
+/// Inserts a message at the next global position after `last_position`
+/// (the batch's counter, which moves on), and returns it.
 async fn insert_message(
     tx: &mut Transaction<'_, Any>,
     conversation_id: &str,
     message: &Message,
     agent_id: Option<&str>,
+    last_position: &mut i64,
 ) -> Result<i64, sqlx::Error> {
-    let position: i64 = sqlx::query_scalar(
-        "UPDATE message_positions SET last = last + 1 WHERE id = 1 RETURNING last",
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    *last_position += 1;
+    let position = *last_position;
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
