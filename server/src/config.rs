@@ -93,7 +93,12 @@ pub struct CreateAdmin {
     /// The database: a SQLite file path (or `sqlite://PATH`), or a
     /// PostgreSQL URL (`postgres://user:password@host:5432/name`); created
     /// and migrated if needed.
-    #[arg(long, env = "MESSENGER_DATABASE", default_value = "data/messenger.db")]
+    #[arg(
+        long,
+        env = "MESSENGER_DATABASE",
+        default_value = "data/messenger.db",
+        hide_env_values = true
+    )]
     pub database: Database,
 }
 
@@ -417,10 +422,17 @@ impl fmt::Display for Database {
             // scheme://user:password@host… → scheme://user@host…
             Database::Postgres(url) => {
                 let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-                let rest = match rest.split_once('@') {
-                    Some((user, host)) => {
-                        format!("{}@{host}", user.split(':').next().unwrap_or_default())
-                    }
+                // The authority ends at the first `/`; its user part at the
+                // last `@` (a password may hold `@`).
+                let (authority, path) = match rest.find('/') {
+                    Some(i) => rest.split_at(i),
+                    None => (rest, ""),
+                };
+                let rest = match authority.rsplit_once('@') {
+                    Some((user, host)) => format!(
+                        "{}@{host}{path}",
+                        user.split(':').next().unwrap_or_default()
+                    ),
                     None => rest.to_owned(),
                 };
                 let rest = rest.split('?').next().unwrap_or_default();
@@ -515,6 +527,8 @@ mod tests {
         assert!(matches!(pg, Database::Postgres(_)));
         assert_eq!(pg.to_string(), "postgres://app@db.internal:5432/messenger");
         assert!(!format!("{pg:?}").contains("s3cret"));
+        let at: Database = "postgres://app:p@ss@db.internal/messenger".parse().unwrap();
+        assert_eq!(at.to_string(), "postgres://app@db.internal/messenger");
         assert!("mysql://x/y".parse::<Database>().is_err());
     }
 

@@ -85,6 +85,11 @@ impl ApiError {
                     messenger_wire::MAX_CLIENT_ID_LEN
                 ),
             ),
+            ErrorCode::InvalidInput => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidInput,
+                "the message holds a NUL character",
+            ),
             other => Self::new(StatusCode::BAD_REQUEST, other, "invalid input"),
         }
     }

@@ -47,6 +47,8 @@ pub enum FeedEvent {
     /// opened with it end (sent only through the database, to the other
     /// instances; see [`crate::accounts::Revocations`]).
     Revoked(String),
+    /// A site's settings changed (by id): every instance reads it afresh.
+    SiteChanged(String),
 }
 
 impl FeedEvent {
@@ -59,7 +61,7 @@ impl FeedEvent {
             FeedEvent::Typing(e) => &e.conversation_id,
             FeedEvent::Conversation(c) => &c.id,
             FeedEvent::Note(n) => &n.conversation_id,
-            FeedEvent::Resync | FeedEvent::Revoked(_) => "",
+            FeedEvent::Resync | FeedEvent::Revoked(_) | FeedEvent::SiteChanged(_) => "",
         }
     }
 }

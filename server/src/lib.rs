@@ -138,6 +138,12 @@ impl AppState {
             agent_notify_ms: mailer.agent_notify_delay_ms,
         });
         let retention = match config.retention_days {
+            // On SQLite through the store's one writer (a second writer
+            // would make the store's transactions fail with SQLITE_BUSY);
+            // on PostgreSQL over a connection of its own.
+            Some(days) if store.backend() == store::Backend::Sqlite => Some(Arc::new(
+                retention::Retention::with_pool(store.writer().clone(), days, config.clock.clone()),
+            )),
             Some(days) => Some(Arc::new(
                 retention::Retention::open(&config.database, days, config.clock.clone()).await?,
             )),

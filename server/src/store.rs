@@ -1,19 +1,21 @@
-//! All SQL lives here: conversations and messages in one SQLite file, and
-//! (in [`accounts`]) agent accounts and their inbox sessions.
+//! All SQL lives here: conversations and messages, and (in [`accounts`])
+//! agent accounts and their inbox sessions, over SQLite (one file, the
+//! default) or PostgreSQL (shared by several instances), through sqlx's
+//! `Any` driver with one set of SQL (see [`db`]).
 //!
-//! The file runs in WAL mode with `synchronous = FULL`, so a commit is on disk
+//! SQLite runs in WAL mode with `synchronous = FULL`, so a commit is on disk
 //! before its transaction returns; handlers acknowledge a message only after
-//! [`Store::append_message`] returned. Writes go through a pool of exactly one
-//! connection: SQLite admits one writer at a time anyway, and serialising them
-//! here means concurrent sends never fail with `SQLITE_BUSY` and duplicate
-//! sends of one client id are decided one after the other. Reads use a pool
-//! of their own and never wait for writes.
+//! [`Store::append_message`] returned. Each instance writes through a pool of
+//! exactly one connection: SQLite admits one writer at a time anyway, and
+//! serialising them here means concurrent sends never fail with
+//! `SQLITE_BUSY`. Reads use a pool of their own and never wait for writes.
 //!
-//! Messages are appended by one task with *group commit*: the sends waiting
-//! while a commit is on its way to disk are stored together in the next
-//! transaction, so many concurrent senders share one disk flush instead of
-//! queueing for one each. Every message committed is then published on the
-//! [`Feed`], in commit order, for the live streams.
+//! Messages are appended by one task per instance with *group commit*: the
+//! sends waiting while a commit is on its way to disk are stored together in
+//! the next transaction, so many concurrent senders share one disk flush
+//! instead of queueing for one each. Every message committed is then
+//! announced on the [`Feed`], in commit order, for the live streams (on
+//! PostgreSQL by `NOTIFY` inside the transaction: see [`notify`]).
 //!
 //! The appender also keeps each conversation's inbox state in step with its
 //! messages, in the same transaction: `waiting_since` (the oldest customer
@@ -23,18 +25,17 @@
 //! transaction, by an automatic away reply (author `bot`, the next `seq`), at
 //! most once per away period and conversation (`away_reply_for`); it leaves
 //! `waiting_since` alone, since the customer still waits for a person.
-//! Notes, statuses and assignments (see [`inbox`]) are written through the
-//! same one-connection pool, and every writer publishes its events while it
-//! still holds that connection, so events leave in commit order.
+//! Notes, statuses and assignments (see [`inbox`]) announce their events
+//! with their commit too (`commit_announcing`), so events leave in commit
+//! order.
 //!
 //! Besides its per-conversation `seq`, every message has a global *position*
-//! (1, 2, 3 … across all conversations) that grows in commit order: the
-//! appender, the only writer of messages, gives each new message the highest
-//! position stored plus one, inside the transaction that stores it. So a
-//! reader's snapshot always holds every position up to its highest, and the
-//! agent stream can resume from a position without missing anything. (Messages
-//! are never deleted; if they ever are, the high-water mark must move to a
-//! counter row so that no position is given out twice.)
+//! (1, 2, 3 … across all conversations) that grows in commit order. It comes
+//! from a counter row (`message_positions`) that each appending transaction
+//! locks first and writes back last: the appenders of all instances take
+//! turns, a reader's snapshot holds every position up to its highest, the
+//! agent stream can resume from a position without missing anything, and
+//! deleting messages (retention) never makes a position be given twice.
 
 use std::str::FromStr;
 
@@ -223,6 +224,32 @@ impl Store {
             notify::start(&store, url).await?;
         }
         Ok(store)
+    }
+
+    /// Commits `tx` and announces `events`: on PostgreSQL they are notified
+    /// inside it, so they reach every instance at the commit and in commit
+    /// order with the messages (a close and the customer message that
+    /// reopens it arrive in the order they happened); on SQLite they are
+    /// published here after the commit, by the writer that still holds the
+    /// one write connection.
+    async fn commit_announcing(
+        &self,
+        mut tx: Transaction<'_, Any>,
+        events: Vec<FeedEvent>,
+    ) -> Result<(), sqlx::Error> {
+        match self.feed.remote() {
+            Some(remote) => {
+                notify::notify_in(&mut tx, &remote.channel, &events).await?;
+                tx.commit().await
+            }
+            None => {
+                tx.commit().await?;
+                for event in events {
+                    self.feed.publish_here(event);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Sets how long replies and customer messages wait before email.

@@ -752,3 +752,23 @@ async fn the_customer_stream_tells_of_close_and_reopen() {
         assert!(data.get("customer").is_none() && data.get("assignee").is_none());
     }
 }
+
+#[tokio::test]
+async fn search_finds_words_inside_links_and_addresses_on_every_engine() {
+    let app = TestApp::spawn().await;
+    let (_, ann) = agent(&app, "Ann").await;
+    let (order, _) = conversation_with(
+        &app,
+        "See shop.example/orders/12345 or write to help@shop.example",
+    )
+    .await;
+    conversation_with(&app, "Something else entirely").await;
+    for query in ["orders", "12345", "help", "shop.example", "ORDERS/123"] {
+        let q: String = url_encode(query);
+        assert_eq!(
+            ann.list_ids(&format!("?q={q}")).await,
+            vec![order.as_str()],
+            "{query}"
+        );
+    }
+}

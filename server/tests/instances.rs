@@ -454,56 +454,120 @@ async fn each_email_queued_while_both_instances_run_is_sent_once() {
     }
 }
 
+/// An admin (made through the library in the shared database), signed in
+/// on one instance.
+struct Admin {
+    cookie: String,
+    csrf: String,
+}
+
+impl Admin {
+    async fn sign_in(shared: &Shared, on: &ServerProcess, client: &reqwest::Client) -> Admin {
+        let store = messenger_server::store::Store::open(
+            &shared.url.parse().unwrap(),
+            messenger_server::feed::Feed::new(),
+        )
+        .await
+        .unwrap();
+        let admin = messenger_wire::NewAgent {
+            email: "root@example.com".into(),
+            name: "Root".into(),
+            password: support::PASSWORD.into(),
+            role: messenger_wire::Role::Admin,
+        };
+        messenger_server::accounts::create_agent(&store, admin, messenger_server::now_ms())
+            .await
+            .unwrap();
+        store.close().await;
+        let response = client
+            .post(on.api("/inbox/session"))
+            .json(&messenger_wire::Login {
+                email: "root@example.com".into(),
+                password: support::PASSWORD.into(),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let session: messenger_wire::InboxSession = response.json().await.unwrap();
+        Admin {
+            cookie,
+            csrf: session.csrf_token,
+        }
+    }
+
+    /// A state-changing inbox request on `on`, as the inbox sends it.
+    fn post(
+        &self,
+        client: &reqwest::Client,
+        on: &ServerProcess,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        client
+            .post(on.api(&format!("/inbox{path}")))
+            .header("cookie", &self.cookie)
+            .header("origin", on.url(""))
+            .header("x-csrf-token", &self.csrf)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_created_through_one_instance_is_served_by_the_other_at_once() {
+    let shared = Shared::new().await;
+    let a = shared.start("a", &[]).await;
+    let b = shared.start("b", &[]).await;
+    let client = client();
+    let admin = Admin::sign_in(&shared, &a, &client).await;
+    let response = admin
+        .post(&client, &a, "/sites")
+        .json(&json!({ "name": "Shop", "color": "#16a34a", "allowed_origins": ["https://shop.example"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: messenger_wire::CreatedSite = response.json().await.unwrap();
+    // B loaded its sites at start, before this one existed; it serves the
+    // new site's configuration as soon as the change reaches it, long
+    // before its once-a-minute reading of every site would.
+    let widget = b.api(&format!("/sites/{}/widget", created.site.key));
+    poll_until(
+        "B serves the new site",
+        Instant::now() + Duration::from_secs(10),
+        || {
+            let (client, widget) = (client.clone(), widget.clone());
+            async move {
+                let response = client
+                    .get(&widget)
+                    .header("origin", "https://shop.example")
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status() != StatusCode::OK {
+                    return false;
+                }
+                let config: serde_json::Value = response.json().await.unwrap();
+                config["color"] == "#16a34a"
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_revoked_through_one_instance_ends_its_stream_on_the_other_at_once() {
     let shared = Shared::new().await;
     let a = shared.start("a", &[]).await;
     let b = shared.start("b", &[]).await;
-    // An admin, made through the library in the shared database.
-    let store = messenger_server::store::Store::open(
-        &shared.url.parse().unwrap(),
-        messenger_server::feed::Feed::new(),
-    )
-    .await
-    .unwrap();
-    let admin = messenger_wire::NewAgent {
-        email: "root@example.com".into(),
-        name: "Root".into(),
-        password: support::PASSWORD.into(),
-        role: messenger_wire::Role::Admin,
-    };
-    messenger_server::accounts::create_agent(&store, admin, messenger_server::now_ms())
-        .await
-        .unwrap();
-    store.close().await;
-
-    // Signed in on A, the admin makes a key for an integration.
     let client = client();
-    let response = client
-        .post(a.api("/inbox/session"))
-        .json(&messenger_wire::Login {
-            email: "root@example.com".into(),
-            password: support::PASSWORD.into(),
-        })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let session: messenger_wire::InboxSession = response.json().await.unwrap();
-    let inbox = |path: &str| {
-        client
-            .post(a.api(&format!("/inbox{path}")))
-            .header("cookie", &cookie)
-            .header("origin", a.url(""))
-            .header("x-csrf-token", &session.csrf_token)
-    };
+    let admin = Admin::sign_in(&shared, &a, &client).await;
+    let inbox = |path: &str| admin.post(&client, &a, path);
     let response = inbox("/api-keys")
         .json(&json!({ "name": "CRM" }))
         .send()

@@ -90,7 +90,7 @@ async fn rows_of(db: &sqlx::AnyPool, id: &str, word: &str) -> [i64; 5] {
                 "SELECT count(*) FROM message_search WHERE message_search MATCH $1"
             } else {
                 "SELECT count(*) FROM messages
-                 WHERE to_tsvector('simple', messenger_fold(body)) @@ to_tsquery('simple', $1)"
+                 WHERE to_tsvector('simple', messenger_words(body)) @@ to_tsquery('simple', $1)"
             },
             word,
         )

@@ -678,6 +678,11 @@ pub fn validate_body(body: &str) -> Result<(), ErrorCode> {
     if body.chars().count() > MAX_MESSAGE_CHARS {
         return Err(ErrorCode::MessageTooLong);
     }
+    // NUL is no text (and PostgreSQL's text cannot hold it): refused on
+    // every engine alike.
+    if body.contains('\0') {
+        return Err(ErrorCode::InvalidInput);
+    }
     Ok(())
 }
 
@@ -703,6 +708,7 @@ mod tests {
     #[test]
     fn whitespace_only_bodies_are_empty() {
         assert_eq!(validate_body(" \n\t "), Err(ErrorCode::MessageEmpty));
+        assert_eq!(validate_body("a\0b"), Err(ErrorCode::InvalidInput));
         assert_eq!(validate_body(" hi "), Ok(()));
     }
 

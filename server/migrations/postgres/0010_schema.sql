@@ -128,7 +128,13 @@ CREATE FUNCTION messenger_fold(text) RETURNS text
     RETURN translate(lower($1),
                      'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯȰȱȲȳ',
                      'aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddeeeeeeeeeegggggggghhiiiiiiiiijjkkllllllnnnnnnoooooorrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzzzoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusstthhaaeeooooooooyy');
-CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', messenger_fold(body)));
+-- The words of a text as SQLite's tokenizer sees them: punctuation
+-- separates (PostgreSQL's parser would keep `shop.example/orders/123` or
+-- `ann@example.com` as one token, where FTS5 finds `orders` or `example`).
+CREATE FUNCTION messenger_words(text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN regexp_replace(messenger_fold($1), '[[:punct:]]+', ' ', 'g');
+CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', messenger_words(body)));
 
 CREATE TABLE notes (
     id              TEXT   PRIMARY KEY NOT NULL,

@@ -197,7 +197,8 @@ pub fn conversation(
                     FeedEvent::Conversation(_)
                     | FeedEvent::Note(_)
                     | FeedEvent::Resync
-                    | FeedEvent::Revoked(_) => {}
+                    | FeedEvent::Revoked(_)
+                    | FeedEvent::SiteChanged(_) => {}
                 }
             }
         }
@@ -286,7 +287,7 @@ where
                     }
                     Ok(FeedEvent::Note(note)) => yield Ok(note_event(&note)),
                     Ok(FeedEvent::Resync) => continue 'catch_up,
-                    Ok(FeedEvent::Revoked(_)) => {}
+                    Ok(FeedEvent::Revoked(_) | FeedEvent::SiteChanged(_)) => {}
                     // The feed overflowed: read the messages missed (read
                     // receipts and typing notices missed are gone).
                     Err(RecvError::Lagged(_)) => continue 'catch_up,

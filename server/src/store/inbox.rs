@@ -209,7 +209,7 @@ impl Store {
                     if let Some(tsquery) = tsquery(query) {
                         sql.push(
                             " OR c.id IN (SELECT f.conversation_id FROM messages f
-                               WHERE to_tsvector('simple', messenger_fold(f.body))
+                               WHERE to_tsvector('simple', messenger_words(f.body))
                                      @@ to_tsquery('simple', messenger_fold(",
                         )
                         .push_bind(tsquery)
@@ -404,8 +404,8 @@ impl Store {
             .map(|row: AnyRow| note_from_row(&row))
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
-        self.feed.publish(FeedEvent::Note(note.clone()));
+        self.commit_announcing(tx, vec![FeedEvent::Note(note.clone())])
+            .await?;
         drop(connection);
         Ok(NoteOutcome::Created(note))
     }
@@ -435,11 +435,11 @@ impl Store {
         let Some(conversation) = load_conversation(&mut *tx, id).await? else {
             return Ok(None);
         };
-        tx.commit().await?;
-        if changed {
-            self.feed
-                .publish(FeedEvent::Conversation(Box::new(conversation.clone())));
-        }
+        let events = changed
+            .then(|| FeedEvent::Conversation(Box::new(conversation.clone())))
+            .into_iter()
+            .collect();
+        self.commit_announcing(tx, events).await?;
         drop(connection);
         Ok(Some(conversation))
     }
@@ -476,11 +476,11 @@ impl Store {
         let Some(conversation) = load_conversation(&mut *tx, id).await? else {
             return Ok(AssignOutcome::NoConversation);
         };
-        tx.commit().await?;
-        if changed {
-            self.feed
-                .publish(FeedEvent::Conversation(Box::new(conversation.clone())));
-        }
+        let events = changed
+            .then(|| FeedEvent::Conversation(Box::new(conversation.clone())))
+            .into_iter()
+            .collect();
+        self.commit_announcing(tx, events).await?;
         drop(connection);
         Ok(AssignOutcome::Done(Box::new(conversation)))
     }

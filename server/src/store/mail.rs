@@ -294,8 +294,8 @@ impl Store {
                      WHERE l.customer_id = u.id AND l.created_at >= $2) AS recent
              FROM customers u
              WHERE u.email = $1 AND u.site_id = $3
-             ORDER BY (SELECT max(c.last_activity_at) FROM conversations c
-                       WHERE c.customer_id = u.id) DESC
+             ORDER BY coalesce((SELECT max(c.last_activity_at) FROM conversations c
+                                WHERE c.customer_id = u.id), 0) DESC
              LIMIT 1",
         )
         .bind(email)

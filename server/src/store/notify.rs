@@ -136,6 +136,7 @@ pub(super) async fn start(store: &Store, url: &str) -> Result<(), sqlx::Error> {
     });
 
     let receiver = store.clone();
+    let listen_channel = channel.clone();
     tokio::spawn(async move {
         loop {
             match listener.try_recv().await {
@@ -144,13 +145,38 @@ pub(super) async fn start(store: &Store, url: &str) -> Result<(), sqlx::Error> {
                     tracing::warn!(
                         "the live feed's database connection was lost; streams catch up"
                     );
-                    receiver.feed.publish_here(FeedEvent::Resync);
+                    resync(&receiver).await;
                 }
                 Err(err) => {
+                    // Reconnecting failed: listen again (sqlx reconnects),
+                    // and only once that works do the streams catch up, so
+                    // that nothing committed meanwhile escapes them.
                     tracing::warn!(error = %err, "the live feed cannot reach the database; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    receiver.feed.publish_here(FeedEvent::Resync);
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        match listener.listen(&listen_channel).await {
+                            Ok(()) => break,
+                            Err(err) => {
+                                tracing::debug!(error = %err, "the live feed still cannot listen");
+                            }
+                        }
+                    }
+                    resync(&receiver).await;
                 }
+            }
+        }
+    });
+
+    // Sites change rarely and are few: read them all afresh now and then
+    // too, whatever a lost notification may have missed.
+    let sites = store.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SITES_REFRESH);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(err) = sites.reload_sites().await {
+                tracing::warn!(error = %err, "sites could not be read afresh");
             }
         }
     });
@@ -159,14 +185,35 @@ pub(super) async fn start(store: &Store, url: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// How often each instance reads every site afresh, besides on notice.
+const SITES_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// After notifications may have been missed: sites read afresh, and every
+/// stream reads what it holds afresh.
+async fn resync(store: &Store) {
+    if let Err(err) = store.reload_sites().await {
+        tracing::warn!(error = %err, "sites could not be read afresh");
+    }
+    store.feed.publish_here(FeedEvent::Resync);
+}
+
 /// Hands what a notification carries to this instance's streams.
 async fn receive(store: &Store, payload: &str) {
     let Ok(items) = serde_json::from_str::<Vec<Wire>>(payload) else {
+        // (From an instance of another version, say): the streams read
+        // afresh rather than miss it.
         tracing::warn!("a live event from the database could not be read");
+        store.feed.publish_here(FeedEvent::Resync);
         return;
     };
     for item in items {
         let event = match item {
+            Wire::E(FeedEvent::SiteChanged(id)) => {
+                if let Err(err) = store.site_changed(&id).await {
+                    tracing::warn!(error = %err, site = %id, "a changed site could not be read");
+                }
+                continue;
+            }
             Wire::E(event) => Some(event),
             Wire::M(position) => store
                 .messages_after_position(position - 1, 1)

@@ -44,6 +44,12 @@ impl Store {
         Ok(found > 0)
     }
 
+    /// The writers' pool (one connection on SQLite), for a job that must
+    /// write through the same connection as the store.
+    pub fn writer(&self) -> &sqlx::AnyPool {
+        &self.write
+    }
+
     /// Which engine this store runs on.
     pub fn backend(&self) -> super::Backend {
         self.backend

@@ -246,9 +246,45 @@ impl Store {
             .await
     }
 
-    /// Reads a site back after a write and puts it in force.
+    /// Reads a site back after a write and puts it in force, here and (on
+    /// PostgreSQL) on every other instance.
     pub(super) async fn refresh_site(&self, id: &str) -> Result<Option<Arc<Site>>, sqlx::Error> {
-        let Some(site) = load_one(&self.write, id).await? else {
+        let site = self.load_site(&self.write, id).await?;
+        if self.feed.remote().is_some() {
+            self.feed
+                .publish(crate::feed::FeedEvent::SiteChanged(id.to_owned()));
+        }
+        Ok(site)
+    }
+
+    /// Every site read afresh (another instance may have changed any while
+    /// this one could not hear of it).
+    pub(super) async fn reload_sites(&self) -> Result<(), sqlx::Error> {
+        // After this instance's own writers (which hold the lock from their
+        // write to their refresh): what is read is never older than what
+        // they put in force.
+        let _writer = self.site_writes.lock().await;
+        let sites = load_all(&self.read).await?;
+        *self.sites.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(sites);
+        Ok(())
+    }
+
+    /// A site changed on another instance: read afresh, after this
+    /// instance's own writers (see [`Store::reload_sites`]).
+    pub(super) async fn site_changed(&self, id: &str) -> Result<(), sqlx::Error> {
+        let _writer = self.site_writes.lock().await;
+        self.load_site(&self.read, id).await?;
+        Ok(())
+    }
+
+    /// Reads one site through `pool` and puts it in force here (the
+    /// caller holds `site_writes`).
+    pub(super) async fn load_site(
+        &self,
+        pool: &AnyPool,
+        id: &str,
+    ) -> Result<Option<Arc<Site>>, sqlx::Error> {
+        let Some(site) = load_one(pool, id).await? else {
             return Ok(None);
         };
         let mut cache = self.sites.write().unwrap_or_else(|e| e.into_inner());
