@@ -3,18 +3,18 @@
 //! whole, consistent and serves again once a server is started on it.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod process;
 
 use messenger_server::feed::Feed;
 use messenger_server::store::Store;
 use messenger_wire::{ConversationPage, Message, SendMessage, StartedConversation};
+use process::{Launch, ServerProcess};
 use reqwest::StatusCode;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -26,14 +26,13 @@ const SENDERS: usize = 8;
 const ACKS_BEFORE: u64 = 600;
 /// Messages acknowledged after the backup, to show the server went on.
 const ACKS_AFTER: u64 = 100;
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_during_concurrent_writes_is_consistent_and_restores() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live");
-    let server = ServerProcess::start(&live).await;
+    let server = Launch::new(&live).start().await;
     let api = format!("http://{}/api/v1", server.addr);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -173,7 +172,7 @@ async fn a_backup_taken_during_concurrent_writes_is_consistent_and_restores() {
     let restored_dir = dir.path().join("restored");
     std::fs::create_dir_all(&restored_dir).unwrap();
     std::fs::copy(&target, restored_dir.join("m.db")).unwrap();
-    let restored = ServerProcess::start(&restored_dir).await;
+    let restored = Launch::new(&restored_dir).start().await;
     let api = format!("http://{}/api/v1", restored.addr);
     for conversation in &conversations {
         let id = &conversation.conversation.id;
@@ -360,78 +359,4 @@ async fn all_messages(client: &reqwest::Client, api: &str, token: &str) -> Vec<M
         }
     }
     pages.into_iter().rev().flatten().collect()
-}
-
-/// The server binary as a child process over `dir/m.db`, killed when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    async fn start(dir: &Path) -> ServerProcess {
-        let dir = dir.to_owned();
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(dir.join("dist")).unwrap();
-            let log = dir.join("server.log");
-            let stderr = File::create(&log).unwrap();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_messenger-server"))
-                .arg("--addr")
-                .arg("127.0.0.1:0")
-                .arg("--database")
-                .arg(dir.join("m.db"))
-                .arg("--assets")
-                .arg(dir.join("dist"))
-                .env_remove("MESSENGER_DATABASE")
-                .env_remove("MESSENGER_RETENTION_DAYS")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(stderr)
-                .spawn()
-                .expect("start messenger-server");
-            let stdout = child.stdout.take().unwrap();
-            let (found, listening) = mpsc::channel();
-            // Reads stdout to its end, so the server never blocks on a full pipe.
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.strip_prefix("listening on http://") {
-                        let _ = found.send(addr.parse::<SocketAddr>().unwrap());
-                    }
-                }
-            });
-            let mut server = ServerProcess {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                log,
-            };
-            let deadline = Instant::now() + STARTUP_TIMEOUT;
-            match listening.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(addr) => server.addr = addr,
-                Err(_) => {
-                    server.print_log_tail();
-                    panic!("messenger-server did not start listening");
-                }
-            }
-            server
-        })
-        .await
-        .unwrap()
-    }
-
-    fn print_log_tail(&self) {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        eprintln!("--- end of the server's log ---");
-        for line in &lines[lines.len().saturating_sub(30)..] {
-            eprintln!("{line}");
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
