@@ -13,8 +13,8 @@ mod process;
 
 use messenger_server::feed::Feed;
 use messenger_server::store::Store;
-use messenger_wire::{ConversationPage, Message, SendMessage, StartedConversation};
-use process::{Launch, ServerProcess};
+use messenger_wire::{Message, SendMessage, StartedConversation};
+use process::{Launch, ServerProcess, all_messages};
 use reqwest::StatusCode;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -173,10 +173,9 @@ async fn a_backup_taken_during_concurrent_writes_is_consistent_and_restores() {
     std::fs::create_dir_all(&restored_dir).unwrap();
     std::fs::copy(&target, restored_dir.join("m.db")).unwrap();
     let restored = Launch::new(&restored_dir).start().await;
-    let api = format!("http://{}/api/v1", restored.addr);
     for conversation in &conversations {
         let id = &conversation.conversation.id;
-        let served = all_messages(&client, &api, &conversation.token).await;
+        let served = all_messages(&client, &restored, &conversation.token).await;
         let expected: Vec<(i64, String, String)> = served
             .iter()
             .map(|m| (m.seq, m.client_id.clone().unwrap(), m.body.clone()))
@@ -337,26 +336,4 @@ async fn start_conversation(client: &reqwest::Client, api: &str) -> StartedConve
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     response.json().await.unwrap()
-}
-
-/// Every message of a conversation over the customer API, oldest first.
-async fn all_messages(client: &reqwest::Client, api: &str, token: &str) -> Vec<Message> {
-    let mut pages = Vec::new();
-    let mut query = String::new();
-    loop {
-        let response = client
-            .get(format!("{api}/conversation?limit=200{query}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let page: ConversationPage = response.json().await.unwrap();
-        pages.push(page.messages);
-        match page.older_cursor {
-            Some(cursor) => query = format!("&before={cursor}"),
-            None => break,
-        }
-    }
-    pages.into_iter().rev().flatten().collect()
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use messenger_wire::{ConversationPage, Message, SendMessage};
-use process::{Launch, ServerProcess, start_conversation};
+use messenger_wire::{Message, SendMessage};
+use process::{Launch, ServerProcess, all_messages, start_conversation};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -96,32 +96,6 @@ async fn read_to_end(mut response: reqwest::Response) -> Result<String, String> 
             Err(err) => return Err(format!("{err} after {text:?}")),
         }
     }
-}
-
-/// Every message of a conversation, oldest first.
-async fn all_messages(
-    client: &reqwest::Client,
-    server: &ServerProcess,
-    token: &str,
-) -> Vec<Message> {
-    let mut pages = Vec::new();
-    let mut query = String::new();
-    loop {
-        let response = client
-            .get(server.api(&format!("/conversation?limit=200{query}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let page: ConversationPage = response.json().await.unwrap();
-        pages.push(page.messages);
-        match page.older_cursor {
-            Some(cursor) => query = format!("&before={cursor}"),
-            None => break,
-        }
-    }
-    pages.into_iter().rev().flatten().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -239,3 +239,29 @@ pub async fn start_conversation(
     let started: messenger_wire::StartedConversation = response.json().await.unwrap();
     (started.token, started.conversation.id)
 }
+
+/// Every message of a conversation, oldest first.
+pub async fn all_messages(
+    client: &reqwest::Client,
+    server: &ServerProcess,
+    token: &str,
+) -> Vec<messenger_wire::Message> {
+    let mut pages = Vec::new();
+    let mut query = String::new();
+    loop {
+        let response = client
+            .get(server.api(&format!("/conversation?limit=200{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let page: messenger_wire::ConversationPage = response.json().await.unwrap();
+        pages.push(page.messages);
+        match page.older_cursor {
+            Some(cursor) => query = format!("&before={cursor}"),
+            None => break,
+        }
+    }
+    pages.into_iter().rev().flatten().collect()
+}
