@@ -27,3 +27,20 @@ scenario('opening the messenger without sending creates no conversation and stor
   assert.ok(entry?.token, `a token is stored once a message is sent, got ${JSON.stringify(entry)}`);
   assert.equal((await server.listConversations()).length, 1);
 });
+
+scenario('the launcher is drawn by the loader alone: the panel app is fetched only when the messenger is opened', async (world) => {
+  const profile = await world.launchProfile('visitor');
+  const page = await profile.open(world.hostPage('/'));
+  const messenger = new Messenger(page);
+  const panelFiles = () => profile.requestUrls.filter((url) => /\/frame\/|\.wasm(?:$|\?)/.test(new URL(url).pathname));
+
+  await messenger.launcher.waitFor({ state: 'visible' });
+  await profile.settled();
+  assert.deepEqual(panelFiles(), [], 'the host page loaded nothing of the panel before it was opened');
+  assert.ok(profile.requestUrls.some((url) => new URL(url).pathname === '/widget.js'), 'the loader was fetched');
+
+  // The check above can see the panel's files once they are loaded.
+  await messenger.open();
+  await messenger.composer.waitFor({ state: 'visible' });
+  assert.ok(panelFiles().some((url) => new URL(url).pathname.endsWith('.wasm')), `the panel's wasm is fetched on opening, got ${panelFiles().join(', ')}`);
+});
