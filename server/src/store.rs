@@ -94,7 +94,13 @@ pub struct Store {
 
 /// One send waiting for the appender task.
 struct AppendJob {
+    /// Empty when `token` says which conversation.
     conversation_id: String,
+    /// A customer's send by the hash of its conversation token and the
+    /// request's site: the token is checked in the appending transaction
+    /// itself (a revoked token is refused at once), and the send is
+    /// [`Appended::NoConversation`] when it opens nothing on that site.
+    token: Option<([u8; 32], String)>,
     author: Author,
     /// The signed-in agent who wrote it (inbox replies).
     agent_id: Option<String>,
@@ -481,7 +487,25 @@ impl Store {
         body: &str,
         now: i64,
     ) -> Result<Appended, sqlx::Error> {
-        self.append(conversation_id, author, None, client_id, body, now)
+        self.append(conversation_id, None, author, None, client_id, body, now)
+            .await
+    }
+
+    /// [`Store::append_message`] of a customer's message to the
+    /// conversation of a token (by its hash) of a customer of `site_id`,
+    /// checked in the same transaction; [`Appended::NoConversation`] when
+    /// the token opens none there. One statement finds the conversation,
+    /// checks the token and looks for the client id.
+    pub async fn append_customer_message(
+        &self,
+        token_hash: [u8; 32],
+        site_id: &str,
+        client_id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<Appended, sqlx::Error> {
+        let token = Some((token_hash, site_id.to_owned()));
+        self.append("", token, Author::Customer, None, client_id, body, now)
             .await
     }
 
@@ -498,6 +522,7 @@ impl Store {
         let agent_id = Some(agent_id.to_owned());
         self.append(
             conversation_id,
+            None,
             Author::Agent,
             agent_id,
             client_id,
@@ -507,9 +532,11 @@ impl Store {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn append(
         &self,
         conversation_id: &str,
+        token: Option<([u8; 32], String)>,
         author: Author,
         agent_id: Option<String>,
         client_id: &str,
@@ -522,6 +549,7 @@ impl Store {
             followup_due_at: now + delays.followup_ms,
             notify_due_at: now + delays.agent_notify_ms,
             conversation_id: conversation_id.to_owned(),
+            token,
             author,
             agent_id,
             client_id: client_id.to_owned(),
@@ -658,12 +686,12 @@ async fn run_appender(
             Ok(outcomes) => {
                 // On PostgreSQL the events went out with the commit.
                 if feed.remote().is_none() {
-                    for event in batch_events(&batch, &outcomes) {
+                    for event in batch_events(&outcomes) {
                         feed.publish_here(event);
                     }
                 }
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(outcome.map(|(appended, _, _)| appended));
+                    let _ = job.reply.send(outcome.map(|(appended, _, _, _)| appended));
                 }
             }
             Err(err) => {
@@ -681,15 +709,15 @@ async fn run_appender(
 /// What a committed batch announces, in position order: each message
 /// followed by the change of its conversation (if it created or reopened
 /// one), then the away reply it caused, if any.
-fn batch_events(batch: &[AppendJob], outcomes: &[AppendOutcome]) -> Vec<FeedEvent> {
+fn batch_events(outcomes: &[AppendOutcome]) -> Vec<FeedEvent> {
     let mut events = Vec::new();
-    for (job, outcome) in batch.iter().zip(outcomes) {
-        let Ok((appended, changed, away)) = outcome else {
+    for outcome in outcomes {
+        let Ok((appended, changed, away, conversation_id)) = outcome else {
             continue;
         };
         if let Appended::Created(message, position) = appended {
             events.push(FeedEvent::Message {
-                conversation_id: job.conversation_id.clone(),
+                conversation_id: conversation_id.clone(),
                 position: *position,
                 message: message.clone(),
             });
@@ -699,7 +727,7 @@ fn batch_events(batch: &[AppendJob], outcomes: &[AppendOutcome]) -> Vec<FeedEven
         }
         if let Some((message, position)) = away {
             events.push(FeedEvent::Message {
-                conversation_id: job.conversation_id.clone(),
+                conversation_id: conversation_id.clone(),
                 position: *position,
                 message: message.clone(),
             });
@@ -708,15 +736,39 @@ fn batch_events(batch: &[AppendJob], outcomes: &[AppendOutcome]) -> Vec<FeedEven
     events
 }
 
-/// Appends a batch in one transaction. Each send runs inside a savepoint, so
-/// one that fails is undone alone and the others still commit. On
-/// PostgreSQL the batch's events are notified in the same transaction.
+/// Appends a batch in one transaction. On PostgreSQL the batch's events
+/// are notified in the same transaction.
+///
+/// A batch is first tried as a whole: no savepoints, and the messages
+/// inserted together (see [`BatchState`]). If any send fails there, the
+/// transaction is rolled back and the batch runs again with each send in a
+/// savepoint, so one that fails is undone alone and the others still
+/// commit. Nothing is answered or announced before the commit, so the first
+/// try leaves no trace.
 async fn append_batch(
     connection: &mut AnyConnection,
     batch: &[AppendJob],
     sites: &sites::Sites,
     feed: &Feed,
 ) -> Result<Vec<AppendOutcome>, sqlx::Error> {
+    if let Some(outcomes) = try_append_batch(connection, batch, sites, feed, false).await? {
+        return Ok(outcomes);
+    }
+    try_append_batch(connection, batch, sites, feed, true)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("a batch with savepoints gave up".into()))
+}
+
+/// One try of [`append_batch`]: with `isolated`, each send in a savepoint
+/// and every outcome kept; without, `None` (and nothing written) as soon as
+/// one send fails.
+async fn try_append_batch(
+    connection: &mut AnyConnection,
+    batch: &[AppendJob],
+    sites: &sites::Sites,
+    feed: &Feed,
+    isolated: bool,
+) -> Result<Option<Vec<AppendOutcome>>, sqlx::Error> {
     let mut tx = connection.begin().await?;
     // First of all, the counter of positions: on PostgreSQL its row lock,
     // held until the commit, makes the appenders of all instances take
@@ -729,11 +781,24 @@ async fn append_batch(
             .fetch_one(&mut *tx)
             .await?;
     let mut last_position = first;
+    let mut state = BatchState {
+        pending: (!isolated).then(Vec::new),
+        ..BatchState::default()
+    };
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
+        if !isolated {
+            let outcome = append_one(&mut tx, job, sites, &mut last_position, &mut state).await;
+            if outcome.is_err() {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            outcomes.push(outcome);
+            continue;
+        }
         sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
         let before = last_position;
-        let outcome = append_one(&mut tx, job, sites, &mut last_position).await;
+        let outcome = append_one(&mut tx, job, sites, &mut last_position, &mut state).await;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
             // Its positions are given again: no hole.
@@ -742,6 +807,12 @@ async fn append_batch(
         sqlx::query("RELEASE send").execute(&mut *tx).await?;
         outcomes.push(outcome);
     }
+    if state.flush(&mut tx).await.is_err() {
+        // A message the batch wrote twice (the same client id in two sends
+        // of one batch), or the database refused: the sends one by one.
+        tx.rollback().await?;
+        return Ok(None);
+    }
     if last_position != first {
         sqlx::query("UPDATE message_positions SET last = $1 WHERE id = 1")
             .bind(last_position)
@@ -749,27 +820,197 @@ async fn append_batch(
             .await?;
     }
     if let Some(remote) = feed.remote() {
-        notify::notify_in(&mut tx, &remote.channel, &batch_events(batch, &outcomes)).await?;
+        notify::notify_in(&mut tx, &remote.channel, &batch_events(&outcomes)).await?;
     }
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(Some(outcomes))
+}
+
+/// What the sends of one transaction share.
+#[derive(Default)]
+struct BatchState {
+    /// Messages to insert with one statement, before anything reads
+    /// messages and before the commit; `None`: each inserted at once (the
+    /// sends in savepoints).
+    pending: Option<Vec<PendingMessage>>,
+    /// A customer message to an unassigned conversation scheduled every
+    /// agent's notification: scheduling again changes nothing.
+    all_agents_notified: bool,
+    /// Agents whose notification this transaction scheduled.
+    agents_notified: std::collections::HashSet<String>,
+}
+
+/// A message waiting in [`BatchState::pending`].
+struct PendingMessage {
+    conversation_id: String,
+    message: Message,
+    agent_id: Option<String>,
+    position: i64,
+}
+
+/// Rows per multi-row INSERT: a few fixed sizes (64, 16, 4, 1), so only a
+/// few statements are ever prepared, and far below any limit of bound
+/// parameters (9 a row).
+const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+impl BatchState {
+    /// Inserts the pending messages, if any.
+    async fn flush(&mut self, tx: &mut Transaction<'_, Any>) -> Result<(), sqlx::Error> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(());
+        };
+        let mut rows = &pending[..];
+        while !rows.is_empty() {
+            let size = INSERT_CHUNKS
+                .into_iter()
+                .find(|&size| size <= rows.len())
+                .unwrap_or(1);
+            let (chunk, rest) = rows.split_at(size);
+            let mut query = sqlx::query(insert_messages_sql(size));
+            for row in chunk {
+                query = query
+                    .bind(&row.message.id)
+                    .bind(&row.conversation_id)
+                    .bind(row.message.seq)
+                    .bind(row.message.author.as_str())
+                    .bind(&row.message.client_id)
+                    .bind(&row.message.body)
+                    .bind(row.message.created_at)
+                    .bind(row.position)
+                    .bind(&row.agent_id);
+            }
+            query.execute(&mut **tx).await?;
+            rows = rest;
+        }
+        pending.clear();
+        Ok(())
+    }
+}
+
+/// `INSERT INTO messages … VALUES (…), (…)` of `rows` rows (one of
+/// [`INSERT_CHUNKS`]), built once per size.
+fn insert_messages_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<(usize, String)>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        INSERT_CHUNKS
+            .into_iter()
+            .map(|size| {
+                let values: Vec<String> = (0..size)
+                    .map(|row| {
+                        let params: Vec<String> =
+                            (1..=9).map(|col| format!("${}", row * 9 + col)).collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id) VALUES {}",
+                    values.join(", ")
+                );
+                (size, sql)
+            })
+            .collect()
+    });
+    all.iter()
+        .find(|(size, _)| *size == rows)
+        .map(|(_, sql)| sql.as_str())
+        .expect("a size of INSERT_CHUNKS")
 }
 
 /// What became of one send, the conversation as it now stands if the send
 /// created it (its first message) or opened it again, and the automatic
 /// away reply stored after it (with its position), if any.
-type AppendOutcome =
-    Result<(Appended, Option<InboxConversation>, Option<(Message, i64)>), sqlx::Error>;
+type AppendOutcome = Result<Sent, sqlx::Error>;
+
+/// A send's outcome as [`AppendOutcome`] holds it.
+type Sent = (
+    Appended,
+    Option<InboxConversation>,
+    Option<(Message, i64)>,
+    // The conversation (found by its token, for a customer's send by token).
+    String,
+);
+
+/// The conversation a send goes to, and the message its author already sent
+/// with its client id, if any, read with one statement.
+const SEND_TARGET: &str = "SELECT c.id AS conversation_id, c.status, c.last_seq, coalesce(u.site_id, 'default') AS site_id, c.assignee_id,
+        m.id AS m_id, m.seq AS m_seq, m.author AS m_author, m.client_id AS m_client_id,
+        m.body AS m_body, m.created_at AS m_created_at
+     FROM conversations c
+     LEFT JOIN customers u ON u.id = c.customer_id
+     LEFT JOIN messages m ON m.conversation_id = c.id AND m.author = $2 AND m.client_id = $3
+     WHERE c.id = $1";
+
+/// [`SEND_TARGET`] for a customer's send by token ($1 its hash, $4 the
+/// request's site): the token's customer must be of that site.
+const SEND_TARGET_BY_TOKEN: &str = "SELECT c.id AS conversation_id, c.status, c.last_seq,
+        coalesce(cu.site_id, 'default') AS site_id, c.assignee_id,
+        m.id AS m_id, m.seq AS m_seq, m.author AS m_author, m.client_id AS m_client_id,
+        m.body AS m_body, m.created_at AS m_created_at
+     FROM customer_tokens t
+     JOIN customers tu ON tu.id = t.customer_id
+     JOIN conversations c ON c.id = t.conversation_id
+     LEFT JOIN customers cu ON cu.id = c.customer_id
+     LEFT JOIN messages m ON m.conversation_id = c.id AND m.author = $2 AND m.client_id = $3
+     WHERE t.token_hash = $1 AND tu.site_id = $4";
+
+struct SendTarget {
+    conversation_id: String,
+    status: String,
+    last_seq: i64,
+    site_id: String,
+    assignee_id: Option<String>,
+    existing: Option<Message>,
+}
 
 async fn append_one(
     tx: &mut Transaction<'_, Any>,
     job: &AppendJob,
     sites: &sites::Sites,
     last_position: &mut i64,
+    state: &mut BatchState,
 ) -> AppendOutcome {
-    if let Some(existing) =
-        find_by_client_id(tx, &job.conversation_id, job.author, &job.client_id).await?
-    {
+    let query = match &job.token {
+        None => sqlx::query(SEND_TARGET)
+            .bind(&job.conversation_id)
+            .bind(job.author.as_str())
+            .bind(&job.client_id),
+        Some((hash, site_id)) => sqlx::query(SEND_TARGET_BY_TOKEN)
+            .bind(&hash[..])
+            .bind(job.author.as_str())
+            .bind(&job.client_id)
+            .bind(site_id),
+    };
+    let found = query
+        .map(|row: AnyRow| SendTarget {
+            conversation_id: row.get("conversation_id"),
+            status: row.get("status"),
+            last_seq: row.get("last_seq"),
+            site_id: row.get("site_id"),
+            assignee_id: row.get("assignee_id"),
+            existing: row.get::<Option<String>, _>("m_id").map(|id| Message {
+                id,
+                seq: row.get("m_seq"),
+                author: parse_author(row.get("m_author")),
+                client_id: row.get("m_client_id"),
+                body: row.get("m_body"),
+                created_at: row.get("m_created_at"),
+            }),
+        })
+        .fetch_optional(&mut **tx)
+        .await?;
+    // No conversation, no message in it either.
+    let Some(SendTarget {
+        conversation_id,
+        status,
+        last_seq,
+        site_id,
+        assignee_id,
+        existing,
+    }) = found
+    else {
+        return Ok((Appended::NoConversation, None, None, String::new()));
+    };
+    if let Some(existing) = existing {
         return Ok((
             if existing.body == job.body {
                 Appended::Replayed(existing)
@@ -778,27 +1019,22 @@ async fn append_one(
             },
             None,
             None,
+            conversation_id,
         ));
     }
-    // The conversation's site (its customer's) answers with its own hours.
-    let found: Option<(String, String)> = sqlx::query_as(
-        "SELECT c.status, coalesce(u.site_id, 'default') FROM conversations c
-         LEFT JOIN customers u ON u.id = c.customer_id WHERE c.id = $1",
-    )
-    .bind(&job.conversation_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((status, site_id)) = found else {
-        return Ok((Appended::NoConversation, None, None));
-    };
     let reopens = job.author == Author::Customer && status == "closed";
-    // Every expression of SET sees the row as it was before. A customer
-    // message starts the wait unless one is running; after a close it starts
-    // a new one (closing dealt with what came before). An agent's or a bot's
+    // The next `seq`, from the row just read: this transaction holds the
+    // counter of positions (see `append_batch`), so no other append runs
+    // meanwhile; the update checks it all the same (no RETURNING: SQLite
+    // buffers what RETURNING returns in a temporary table). Every
+    // expression of SET sees the row as it was before. A customer message
+    // starts the wait unless one is running; after a close it starts a new
+    // one (closing dealt with what came before). An agent's or a bot's
     // message ends it; a system message changes nothing.
-    let seq: i64 = sqlx::query_scalar(
+    let seq = last_seq + 1;
+    let updated = sqlx::query(
         "UPDATE conversations
-         SET last_seq = last_seq + 1, last_activity_at = CASE WHEN $1 > last_activity_at THEN $1 ELSE last_activity_at END,
+         SET last_seq = $4, last_activity_at = CASE WHEN $1 > last_activity_at THEN $1 ELSE last_activity_at END,
              waiting_since = CASE $2
                  WHEN 'customer' THEN
                      CASE WHEN status = 'closed' THEN $1 ELSE coalesce(waiting_since, $1) END
@@ -807,13 +1043,21 @@ async fn append_one(
                  ELSE waiting_since END,
              status = CASE WHEN $2 = 'customer' THEN 'open' ELSE status END,
              closed_at = CASE WHEN $2 = 'customer' THEN NULL ELSE closed_at END
-         WHERE id = $3 RETURNING last_seq",
+         WHERE id = $3 AND last_seq = $5",
     )
     .bind(job.now)
     .bind(job.author.as_str())
-    .bind(&job.conversation_id)
-    .fetch_one(&mut **tx)
+    .bind(&conversation_id)
+    .bind(seq)
+    .bind(last_seq)
+    .execute(&mut **tx)
     .await?;
+    if updated.rows_affected() != 1 {
+        return Err(sqlx::Error::Protocol(format!(
+            "the conversation {} moved on while a message was appended",
+            conversation_id
+        )));
+    }
     let message = Message {
         id: ids::message_id(),
         seq,
@@ -828,25 +1072,41 @@ async fn append_one(
     // hole.
     let position = insert_message(
         tx,
-        &job.conversation_id,
+        &conversation_id,
         &message,
         job.agent_id.as_deref(),
         last_position,
+        state,
     )
     .await?;
     let changed = if seq == 1 || reopens {
-        inbox::load_conversation(&mut **tx, &job.conversation_id).await?
+        // It reads the conversation's last message.
+        state.flush(tx).await?;
+        inbox::load_conversation(&mut **tx, &conversation_id).await?
     } else {
         None
     };
     let away = if job.author == Author::Customer {
         let settings = sites.hours_of(&site_id);
-        away_reply(tx, &job.conversation_id, &settings, job.now, last_position).await?
+        away_reply(
+            tx,
+            &conversation_id,
+            &settings,
+            job.now,
+            last_position,
+            state,
+        )
+        .await?
     } else {
         None
     };
-    schedule_emails(tx, job).await?;
-    Ok((Appended::Created(message, position), changed, away))
+    schedule_emails(tx, job, &conversation_id, assignee_id.as_deref(), state).await?;
+    Ok((
+        Appended::Created(message, position),
+        changed,
+        away,
+        conversation_id,
+    ))
 }
 
 /// Schedules the emails a new message may lead to (see [`mail`]): an
@@ -855,9 +1115,16 @@ async fn append_one(
 /// unassigned) who is not in the inbox by then. A due time already set
 /// stays (and the row is not written again): what comes in the meantime
 /// goes in the same email.
+///
+/// Within one transaction a customer message schedules nothing new once the
+/// same agents were scheduled (its conversation's assignee, or every agent
+/// for an unassigned one): the statement is then left out.
 async fn schedule_emails(
     tx: &mut Transaction<'_, Any>,
     job: &AppendJob,
+    conversation_id: &str,
+    assignee_id: Option<&str>,
+    state: &mut BatchState,
 ) -> Result<(), sqlx::Error> {
     match job.author {
         Author::Agent => {
@@ -867,20 +1134,31 @@ async fn schedule_emails(
                      (SELECT id FROM customers WHERE email IS NOT NULL AND unsubscribed_at IS NULL)",
             )
             .bind(job.followup_due_at)
-            .bind(&job.conversation_id)
+            .bind(conversation_id)
             .execute(&mut **tx)
             .await?;
         }
         Author::Customer => {
+            let scheduled = state.all_agents_notified
+                || assignee_id.is_some_and(|agent| state.agents_notified.contains(agent));
+            if scheduled {
+                return Ok(());
+            }
             sqlx::query(
                 "UPDATE agents SET notify_due_at = $1
                  WHERE notify_due_at IS NULL AND disabled_at IS NULL AND email_notifications = 1
                    AND coalesce((SELECT assignee_id FROM conversations WHERE id = $2), id) = id",
             )
             .bind(job.notify_due_at)
-            .bind(&job.conversation_id)
+            .bind(conversation_id)
             .execute(&mut **tx)
             .await?;
+            match assignee_id {
+                None => state.all_agents_notified = true,
+                Some(agent) => {
+                    state.agents_notified.insert(agent.to_owned());
+                }
+            }
         }
         Author::Bot | Author::System => {}
     }
@@ -898,6 +1176,7 @@ async fn away_reply(
     settings: &SiteSettings,
     now: i64,
     last_position: &mut i64,
+    state: &mut BatchState,
 ) -> Result<Option<(Message, i64)>, sqlx::Error> {
     let hours = &settings.hours;
     if hours.is_open(now) {
@@ -928,21 +1207,33 @@ async fn away_reply(
         body: crate::hours::away_text(settings.settings.away_message.as_deref(), hours, next_open),
         created_at: now,
     };
-    let position = insert_message(tx, conversation_id, &message, None, last_position).await?;
+    let position =
+        insert_message(tx, conversation_id, &message, None, last_position, state).await?;
     Ok(Some((message, position)))
 }
 
 /// Inserts a message at the next global position after `last_position`
-/// (the batch's counter, which moves on), and returns it.
+/// (the batch's counter, which moves on), and returns it; or leaves it to
+/// the batch's one INSERT ([`BatchState::pending`]).
 async fn insert_message(
     tx: &mut Transaction<'_, Any>,
     conversation_id: &str,
     message: &Message,
     agent_id: Option<&str>,
     last_position: &mut i64,
+    state: &mut BatchState,
 ) -> Result<i64, sqlx::Error> {
     *last_position += 1;
     let position = *last_position;
+    if let Some(pending) = state.pending.as_mut() {
+        pending.push(PendingMessage {
+            conversation_id: conversation_id.to_owned(),
+            message: message.clone(),
+            agent_id: agent_id.map(str::to_owned),
+            position,
+        });
+        return Ok(position);
+    }
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, author, client_id, body, created_at, position, agent_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -990,26 +1281,6 @@ const AFTER_POSITION: &str = concat!(
     select_messages!(),
     " WHERE position > $1 ORDER BY position ASC LIMIT $2"
 );
-
-const BY_CLIENT_ID: &str = concat!(
-    select_messages!(),
-    " WHERE conversation_id = $1 AND author = $2 AND client_id = $3"
-);
-
-async fn find_by_client_id(
-    tx: &mut Transaction<'_, Any>,
-    conversation_id: &str,
-    author: Author,
-    client_id: &str,
-) -> Result<Option<Message>, sqlx::Error> {
-    sqlx::query(BY_CLIENT_ID)
-        .bind(conversation_id)
-        .bind(author.as_str())
-        .bind(client_id)
-        .map(message_from_row)
-        .fetch_optional(&mut **tx)
-        .await
-}
 
 fn conversation_from_row<R: std::borrow::Borrow<AnyRow>>(row: R) -> Conversation {
     let row = row.borrow();
