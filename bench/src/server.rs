@@ -19,6 +19,8 @@ pub const AGENT_KEY: &str = "bench-agent-key-0123456789";
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// When the process was spawned (for the start-up time).
+    pub spawned: std::time::Instant,
 }
 
 impl ServerProcess {
@@ -37,6 +39,7 @@ impl ServerProcess {
         std::fs::create_dir_all(&assets)?;
         // Logs go to a file: a pipe nobody reads could fill and block the server.
         let log = File::create(dir.join("server.log"))?;
+        let spawned = std::time::Instant::now();
         let mut child = Command::new(bin)
             .arg("--addr")
             .arg("127.0.0.1:0")
@@ -57,6 +60,7 @@ impl ServerProcess {
         let mut server = ServerProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            spawned,
         };
         let (found, listening) = mpsc::channel();
         // Reads stdout to its end, so the server never blocks on a full pipe.
