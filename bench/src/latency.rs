@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use messenger_wire::{Message, SendMessage, StartedConversation};
 use reqwest::StatusCode;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::load::percentile_ms;
@@ -31,6 +33,8 @@ const SETUP_CONCURRENCY: usize = 32;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest SSE buffer a stream keeps before giving up (a broken stream).
 const MAX_PENDING_BYTES: usize = 1 << 20;
+/// Streams connecting (not yet live) at a time.
+const MAX_CONNECTING: usize = 200;
 /// A post sent later than this after it was due counts as late.
 const LATE_SEND: Duration = Duration::from_millis(5);
 
@@ -149,12 +153,17 @@ pub async fn open_streams(
 ) -> OpenStreams {
     let (news, inbox) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
+    // At most this many streams connecting at a time: a burst of thousands
+    // of connects overflows the listen backlog (SYN cookies, retries after
+    // a second or more).
+    let connecting = Arc::new(Semaphore::new(MAX_CONNECTING));
     for (n, token) in tokens.into_iter().enumerate() {
         tasks.spawn(follow(
             clients[n % clients.len()].clone(),
             format!("{api}/conversation/events"),
             token.clone(),
             news.clone(),
+            connecting.clone(),
         ));
     }
     drop(news);
@@ -404,7 +413,9 @@ async fn follow(
     url: String,
     token: String,
     news: mpsc::UnboundedSender<StreamNews>,
+    connecting: Arc<Semaphore>,
 ) {
+    let mut permit = connecting.acquire_owned().await.ok();
     let Ok(mut response) = client.get(url).bearer_auth(token).send().await else {
         let _ = news.send(StreamNews::Closed);
         return;
@@ -425,6 +436,7 @@ async fn follow(
             let sent = match event.as_str() {
                 "read" if !live => {
                     live = true;
+                    permit.take();
                     news.send(StreamNews::Live)
                 }
                 "message" => match serde_json::from_str::<Message>(&data) {

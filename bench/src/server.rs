@@ -18,6 +18,8 @@ pub const AGENT_KEY: &str = "bench-agent-key-0123456789";
 
 pub struct ServerProcess {
     child: Child,
+    /// Its log file.
+    pub log: std::path::PathBuf,
     pub addr: SocketAddr,
     /// When the process was spawned (for the start-up time).
     pub spawned: std::time::Instant,
@@ -59,6 +61,7 @@ impl ServerProcess {
         // The guard kills the server if it does not come up.
         let mut server = ServerProcess {
             child,
+            log: dir.join("server.log"),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             spawned,
         };
@@ -83,6 +86,11 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// Whether the process is still running (not exited).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// `/proc/<pid>/status` of the server process (Linux), for its memory.
     pub fn status_path(&self) -> std::path::PathBuf {
         std::path::PathBuf::from(format!("/proc/{}/status", self.child.id()))

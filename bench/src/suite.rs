@@ -40,6 +40,9 @@ const IDLE_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages inserted per statement while seeding the history.
 const SEED_CHUNK: u64 = 100_000;
+/// Descriptors kept free of streams, in the bench and in the server (its
+/// database, listener, runtime), under the open-file limit.
+const FD_RESERVE: u64 = 100;
 
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct SuiteArgs {
@@ -441,6 +444,10 @@ fn round2(x: f64) -> f64 {
 #[derive(Serialize)]
 struct IdleResult {
     target: u32,
+    /// The soft open-file limit of the bench and the server.
+    file_descriptor_limit: Option<u64>,
+    /// Streams tried: the target, or fewer when the open-file limit is lower.
+    tried: u32,
     live: u32,
     /// Streams still open after the settle.
     held: u32,
@@ -456,24 +463,39 @@ async fn idle_streams(
     dir: &Path,
     budgets: &mut Vec<Budget>,
 ) -> Result<(Value, String), BoxError> {
+    // The server and the bench each hold one descriptor per stream, and
+    // both run under this process's limit (the server inherits it): a
+    // target above it could only fail, and stall the listen queue.
+    let file_limit = open_file_limit(1);
+    let count = match file_limit {
+        Some(limit) => args
+            .idle_streams
+            .min(u32::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(u32::MAX)),
+        None => args.idle_streams,
+    };
+    if count < args.idle_streams {
+        eprintln!(
+            "idle streams: the open-file limit ({file_limit:?}, which this process could not raise) allows {count} of the {} streams asked for",
+            args.idle_streams
+        );
+    }
     let server = ServerProcess::start(&args.server_bin, &part_dir(dir, "idle")?)?;
     let api = format!("http://{}/api/v1", server.addr);
     eprintln!(
-        "idle streams: server on {}; creating {} conversations",
-        server.addr, args.idle_streams
+        "idle streams: server on {}; creating {count} conversations",
+        server.addr
     );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let conversations = latency::start_conversations(&client, &api, args.idle_streams).await?;
+    let conversations = latency::start_conversations(&client, &api, count).await?;
     drop(client);
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let before = rss_kib(&server.status_path());
-    let sources = sources(args.idle_streams);
+    let sources = sources(count);
     let clients = latency::stream_clients(&sources)?;
     eprintln!(
-        "idle streams: opening {} streams from {} source addresses",
-        args.idle_streams,
+        "idle streams: opening {count} streams from {} source addresses",
         sources.len()
     );
     let opening = Instant::now();
@@ -494,6 +516,15 @@ async fn idle_streams(
     }
     let held = open.live.saturating_sub(open.closed);
     open.tasks.abort_all();
+    let mut server = server;
+    if !server.running() {
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        eprintln!("idle streams: the server exited; its log ends:");
+        for line in tail.iter().rev() {
+            eprintln!("  {line}");
+        }
+    }
     drop(server);
     let per_stream = match (before, with) {
         (Some(b), Some(w)) if held > 0 => Some((w as f64 - b as f64) / f64::from(held)),
@@ -515,7 +546,7 @@ async fn idle_streams(
     ));
     let mib = |v: Option<u64>| v.map_or("n/a".into(), |v| format!("{:.1} MiB", v as f64 / 1024.0));
     let md = format!(
-        "### Idle streams\n\nIdle customer streams opened at once (one per conversation, from {} loopback source addresses), target {}; memory is the server's resident set (VmRSS), 1 KB = 1 KiB.\n\n\
+        "### Idle streams\n\nIdle customer streams opened at once (one per conversation, from {} loopback source addresses), target {}; memory is the server's resident set (VmRSS), 1 KB = 1 KiB.{}\n\n\
          | measure | value |\n|---|---:|\n\
          | streams live / held after {} s | {} / {} |\n\
          | seconds to open them | {:.1} |\n\
@@ -523,6 +554,14 @@ async fn idle_streams(
          | server RSS per stream | {} |\n\n",
         sources.len(),
         args.idle_streams,
+        if count < args.idle_streams {
+            format!(
+                " **Only {count} tried**: the open-file limit is {} (hard limit; raising it needs CAP_SYS_RESOURCE), and the server and the bench each need one descriptor per stream.",
+                file_limit.unwrap_or(0)
+            )
+        } else {
+            String::new()
+        },
         args.settle,
         open.live,
         held,
@@ -533,6 +572,8 @@ async fn idle_streams(
     );
     let result = IdleResult {
         target: args.idle_streams,
+        file_descriptor_limit: file_limit,
+        tried: count,
         live: open.live,
         held,
         rss_before_streams_kib: before,
