@@ -92,9 +92,13 @@ struct Subscribers {
 }
 
 impl Subscribers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>> {
         // A panic elsewhere while holding it leaves the map usable.
-        self.by_conversation.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.by_conversation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Hands `event` to its conversation's subscribers; a subscriber that

@@ -117,8 +117,9 @@ pub fn conversation(
         let mut status = ConversationStatus::Open;
         'catch_up: loop {
             loop {
-                let page = store
-                    .messages(&conversation_id, Window::After(last), CATCH_UP_PAGE)
+                // Boxed, as the reads below: the stream's own state stays
+                // small while it idles (it lives as long as the stream).
+                let page = Box::pin(store.messages(&conversation_id, Window::After(last), CATCH_UP_PAGE))
                     .await;
                 let Ok((messages, _)) = page else {
                     // The client reconnects and resumes; nothing is lost.
@@ -136,7 +137,7 @@ pub fn conversation(
             }
             if std::mem::take(&mut first_catch_up) {
                 // Where both sides' reading stands, for a client (re)joining.
-                if let Ok(Some(now)) = store.conversation(&conversation_id).await {
+                if let Ok(Some(now)) = Box::pin(store.conversation(&conversation_id)).await {
                     status = now.status;
                     for (reader, seq) in [
                         (Author::Customer, now.customer_read_seq),
