@@ -6,13 +6,16 @@
 #   bash scripts/bench.sh                                  # both (`all`), default settings
 #   bash scripts/bench.sh --senders 16 --duration 5 --streams 200 --json bench.json
 #   bash scripts/bench.sh latency --rate 500               # only one part: throughput | latency | all
+#   bash scripts/bench.sh suite --json server.json --md server.md   # every server measure, with budgets
 # Arguments go to `messenger-bench all` (or to the subcommand named first); see its --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 # Hundreds of open streams need file descriptors, in the bench and in the
 # server it starts (which inherits the limit).
-ulimit -n 4096 2>/dev/null || true
+# `suite` opens tens of thousands (it raises its own limit further with
+# prlimit when it may).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # Two builds, so the server is built with exactly its own features.
 cargo build --release -p messenger-server
@@ -24,6 +27,6 @@ if commit=$(git log -1 --oneline 2>/dev/null); then
 fi
 subcommand=all
 case "${1:-}" in
-    throughput | latency | all) subcommand=$1; shift ;;
+    throughput | latency | all | suite) subcommand=$1; shift ;;
 esac
 exec "$target_dir/release/messenger-bench" "$subcommand" --server-bin "$target_dir/release/messenger-server" "$@"

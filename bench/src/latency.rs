@@ -13,24 +13,30 @@
 //! difference is clamped at 0) and are counted apart.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use messenger_wire::{Message, SendMessage, StartedConversation};
 use reqwest::StatusCode;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
-use tokio::time::MissedTickBehavior;
 
 use crate::load::percentile_ms;
 
 /// Conversations created at a time during the setup.
 const SETUP_CONCURRENCY: usize = 32;
 /// Longest wait for every stream to become live.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest SSE buffer a stream keeps before giving up (a broken stream).
 const MAX_PENDING_BYTES: usize = 1 << 20;
+/// Streams connecting (not yet live) at a time.
+const MAX_CONNECTING: usize = 200;
+/// A post sent later than this after it was due counts as late.
+const LATE_SEND: Duration = Duration::from_millis(5);
 
 pub struct LatencyPlan {
     /// `http://ADDR/api/v1`.
@@ -45,10 +51,14 @@ pub struct LatencyPlan {
     pub duration: Duration,
     /// How long after the last acknowledgement arrivals are still awaited.
     pub grace: Duration,
+    /// Source addresses for the streams (empty: the system's choice).
+    pub sources: Vec<IpAddr>,
 }
 
 #[derive(Serialize, Debug)]
 pub struct LatencyResult {
+    /// Replies per second asked for.
+    pub rate: u32,
     /// Streams that were live when the replies started.
     pub streams_open: u32,
     /// Streams still open after the grace period.
@@ -68,11 +78,24 @@ pub struct LatencyResult {
     pub early_arrivals: &'static str,
     /// Replies actually sent per second.
     pub posted_per_second: f64,
+    /// How late the bench sent its posts against their schedule.
+    pub send_lag_p50_ms: f64,
+    pub send_lag_p99_ms: f64,
+    pub send_lag_max_ms: f64,
+    /// Posts sent more than 5 ms after they were due.
+    pub late_sends: u64,
+    /// The bench offered the rate asked for: at least 98 % of it, and p99 send lag at most 5 ms.
+    pub loader_kept_up: bool,
     pub latency_p50_ms: f64,
     pub latency_p90_ms: f64,
     pub latency_p99_ms: f64,
     pub latency_p999_ms: f64,
     pub latency_max_ms: f64,
+    /// From the time a post was due (by the schedule) to its arrival on the
+    /// stream: includes the post's own round trip and any lag of the bench.
+    pub latency_from_schedule_p50_ms: f64,
+    pub latency_from_schedule_p99_ms: f64,
+    pub latency_from_schedule_p999_ms: f64,
     /// Server resident memory after creating the conversations, before any stream.
     pub server_rss_before_streams_kib: Option<u64>,
     /// Server resident memory with every stream open and idle.
@@ -82,13 +105,88 @@ pub struct LatencyResult {
 }
 
 /// A stream's report to the bench.
-enum StreamNews {
+pub enum StreamNews {
     /// The first `event: read`: the stream is live.
     Live,
     /// A message with this `client_id` arrived at this instant.
     Arrived(String, Instant),
     /// The stream ended or failed.
     Closed,
+}
+
+/// Open customer streams: their tasks, the channel they report on, and how
+/// many became live before the deadline.
+pub struct OpenStreams {
+    pub tasks: JoinSet<()>,
+    pub inbox: mpsc::UnboundedReceiver<StreamNews>,
+    pub live: u32,
+    pub closed: u32,
+    /// Messages that arrived while the streams were opening.
+    pub arrivals: HashMap<String, Instant>,
+}
+
+/// One client per source address (`sources` empty: the system's choice), so
+/// that many streams do not run out of ephemeral ports on one address.
+pub fn stream_clients(sources: &[IpAddr]) -> Result<Vec<reqwest::Client>, reqwest::Error> {
+    let build = |source: Option<IpAddr>| {
+        // No overall timeout here: it would cut the streams.
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(0)
+            .local_address(source)
+            .build()
+    };
+    if sources.is_empty() {
+        return Ok(vec![build(None)?]);
+    }
+    sources.iter().map(|&ip| build(Some(ip))).collect()
+}
+
+/// Opens one customer stream per token, spread over `clients` in turn, and
+/// waits until each is live (its first `event: read`) or closed, at most
+/// `timeout`.
+pub async fn open_streams(
+    clients: &[reqwest::Client],
+    api: &str,
+    tokens: impl IntoIterator<Item = &String>,
+    timeout: Duration,
+) -> OpenStreams {
+    let (news, inbox) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    // At most this many streams connecting at a time: a burst of thousands
+    // of connects overflows the listen backlog (SYN cookies, retries after
+    // a second or more).
+    let connecting = Arc::new(Semaphore::new(MAX_CONNECTING));
+    for (n, token) in tokens.into_iter().enumerate() {
+        tasks.spawn(follow(
+            clients[n % clients.len()].clone(),
+            format!("{api}/conversation/events"),
+            token.clone(),
+            news.clone(),
+            connecting.clone(),
+        ));
+    }
+    drop(news);
+    let mut open = OpenStreams {
+        tasks,
+        inbox,
+        live: 0,
+        closed: 0,
+        arrivals: HashMap::new(),
+    };
+    let total = open.tasks.len() as u32;
+    let deadline = tokio::time::Instant::now() + timeout;
+    while open.live + open.closed < total {
+        match tokio::time::timeout_at(deadline, open.inbox.recv()).await {
+            Ok(Some(StreamNews::Live)) => open.live += 1,
+            Ok(Some(StreamNews::Closed)) | Ok(None) => open.closed += 1,
+            Ok(Some(StreamNews::Arrived(id, at))) => {
+                open.arrivals.insert(id, at);
+            }
+            Err(_) => break,
+        }
+    }
+    open
 }
 
 pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error::Error>> {
@@ -98,36 +196,20 @@ pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error
     let conversations = start_conversations(&client, &plan.api, plan.streams).await?;
 
     let rss_before = rss_kib(&plan.server_status);
-    // No overall timeout here: it would cut the streams.
-    let stream_client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
-    let (news, mut inbox) = mpsc::unbounded_channel();
-    let mut streams = JoinSet::new();
-    for (token, _) in &conversations {
-        streams.spawn(follow(
-            stream_client.clone(),
-            format!("{}/conversation/events", plan.api),
-            token.clone(),
-            news.clone(),
-        ));
-    }
-    drop(news);
-
-    let mut live = 0u32;
-    let mut closed = 0u32;
-    let mut arrivals: HashMap<String, Instant> = HashMap::new();
-    let connect_deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
-    while live + closed < plan.streams {
-        match tokio::time::timeout_at(connect_deadline, inbox.recv()).await {
-            Ok(Some(StreamNews::Live)) => live += 1,
-            Ok(Some(StreamNews::Closed)) | Ok(None) => closed += 1,
-            Ok(Some(StreamNews::Arrived(id, at))) => {
-                arrivals.insert(id, at);
-            }
-            Err(_) => break,
-        }
-    }
+    let stream_clients = stream_clients(&plan.sources)?;
+    let OpenStreams {
+        tasks: mut streams,
+        mut inbox,
+        live,
+        mut closed,
+        mut arrivals,
+    } = open_streams(
+        &stream_clients,
+        &plan.api,
+        conversations.iter().map(|(token, _)| token),
+        CONNECT_TIMEOUT,
+    )
+    .await;
     if live < plan.streams {
         return Err(format!(
             "only {live} of {} streams became live ({closed} closed); raise `ulimit -n`?",
@@ -139,16 +221,21 @@ pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_with = rss_kib(&plan.server_status);
 
-    // Open loop: one post per tick, each in its own task, so a slow answer
-    // never delays the next post. `Burst` keeps the offered count at
-    // rate × duration if the bench itself stalls.
+    // Open loop on a fixed schedule: post `n` is due at start + n / rate and
+    // goes out in its own task, so a slow answer never delays the next post.
+    // The bench's own lag (send time minus due time) is measured: if it falls
+    // behind, the offered rate was not the one asked for, and the report
+    // says so (`send_lag_*`, `posted_per_second`); `latency_from_schedule_*`
+    // counts from the due time, so a stalled sender cannot hide delays.
     let total = u64::from(plan.rate) * plan.duration.as_secs().max(1);
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(plan.rate)));
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let interval = Duration::from_secs_f64(1.0 / f64::from(plan.rate));
     let mut posts = JoinSet::new();
+    let mut send_lags = Vec::with_capacity(total as usize);
     let started = Instant::now();
     for n in 0..total {
-        ticks.tick().await;
+        let due = started + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(due.into()).await;
+        send_lags.push(Instant::now().saturating_duration_since(due));
         let (_, conversation_id) = &conversations[(n % conversations.len() as u64) as usize];
         posts.spawn(post_reply(
             client.clone(),
@@ -158,6 +245,7 @@ pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error
             ),
             plan.agent_key.clone(),
             format!("lat-{n}"),
+            due,
         ));
         // Keep the inbox drained while posting.
         while let Ok(item) = inbox.try_recv() {
@@ -165,14 +253,17 @@ pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error
         }
     }
     let posting_seconds = started.elapsed().as_secs_f64();
-    let mut acks: HashMap<String, Instant> = HashMap::new();
+    let mut acks: HashMap<String, (Instant, Instant)> = HashMap::new();
     let mut failed = 0u64;
     while let Some(done) = posts.join_next().await {
         match done? {
-            Some((id, at)) => {
-                acks.insert(id, at);
+            Some((id, due, at)) => {
+                acks.insert(id, (due, at));
             }
             None => failed += 1,
+        }
+        while let Ok(item) = inbox.try_recv() {
+            note(item, &mut arrivals, &mut closed);
         }
     }
 
@@ -190,26 +281,33 @@ pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error
     streams.abort_all();
 
     let mut latencies = Vec::with_capacity(acks.len());
+    let mut from_schedule = Vec::with_capacity(acks.len());
     let mut early = 0u64;
     let mut lost = 0u64;
-    for (id, acked) in &acks {
+    for (id, (due, acked)) in &acks {
         match arrivals.get(id) {
             Some(arrived) => {
                 if arrived < acked {
                     early += 1;
                 }
                 latencies.push(arrived.saturating_duration_since(*acked));
+                from_schedule.push(arrived.saturating_duration_since(*due));
             }
             None => lost += 1,
         }
     }
     latencies.sort_unstable();
+    from_schedule.sort_unstable();
+    send_lags.sort_unstable();
+    let late_sends = send_lags.iter().filter(|lag| **lag > LATE_SEND).count() as u64;
 
     let rss_per_stream = match (rss_before, rss_with) {
         (Some(before), Some(with)) => Some((with as f64 - before as f64) / f64::from(plan.streams)),
         _ => None,
     };
+    let posted_per_second = total as f64 / posting_seconds;
     Ok(LatencyResult {
+        rate: plan.rate,
         streams_open: live,
         streams_open_at_end: live.saturating_sub(closed),
         posted: total,
@@ -219,12 +317,21 @@ pub async fn run(plan: &LatencyPlan) -> Result<LatencyResult, Box<dyn std::error
         lost,
         arrived_before_ack: early,
         early_arrivals: "clamped to 0 ms",
-        posted_per_second: total as f64 / posting_seconds,
+        posted_per_second,
+        send_lag_p50_ms: percentile_ms(&send_lags, 0.50),
+        send_lag_p99_ms: percentile_ms(&send_lags, 0.99),
+        send_lag_max_ms: percentile_ms(&send_lags, 1.0),
+        late_sends,
+        loader_kept_up: posted_per_second >= 0.98 * f64::from(plan.rate)
+            && percentile_ms(&send_lags, 0.99) <= LATE_SEND.as_secs_f64() * 1000.0,
         latency_p50_ms: percentile_ms(&latencies, 0.50),
         latency_p90_ms: percentile_ms(&latencies, 0.90),
         latency_p99_ms: percentile_ms(&latencies, 0.99),
         latency_p999_ms: percentile_ms(&latencies, 0.999),
         latency_max_ms: percentile_ms(&latencies, 1.0),
+        latency_from_schedule_p50_ms: percentile_ms(&from_schedule, 0.50),
+        latency_from_schedule_p99_ms: percentile_ms(&from_schedule, 0.99),
+        latency_from_schedule_p999_ms: percentile_ms(&from_schedule, 0.999),
         server_rss_before_streams_kib: rss_before,
         server_rss_with_streams_kib: rss_with,
         server_rss_per_stream_kib: rss_per_stream,
@@ -243,7 +350,7 @@ fn note(item: StreamNews, arrivals: &mut HashMap<String, Instant>, closed: &mut 
 }
 
 /// Creates `count` conversations: (customer token, conversation id) each.
-async fn start_conversations(
+pub async fn start_conversations(
     client: &reqwest::Client,
     api: &str,
     count: u32,
@@ -281,7 +388,8 @@ async fn post_reply(
     url: String,
     key: String,
     client_id: String,
-) -> Option<(String, Instant)> {
+    due: Instant,
+) -> Option<(String, Instant, Instant)> {
     let response = client
         .post(url)
         .bearer_auth(key)
@@ -295,7 +403,7 @@ async fn post_reply(
     let acked = Instant::now();
     let created = response.status() == StatusCode::CREATED;
     // Read the whole answer, so the connection is reused.
-    (response.bytes().await.is_ok() && created).then_some((client_id, acked))
+    (response.bytes().await.is_ok() && created).then_some((client_id, due, acked))
 }
 
 /// Follows one customer stream until it ends (or the task is aborted),
@@ -305,7 +413,9 @@ async fn follow(
     url: String,
     token: String,
     news: mpsc::UnboundedSender<StreamNews>,
+    connecting: Arc<Semaphore>,
 ) {
+    let mut permit = connecting.acquire_owned().await.ok();
     let Ok(mut response) = client.get(url).bearer_auth(token).send().await else {
         let _ = news.send(StreamNews::Closed);
         return;
@@ -326,6 +436,7 @@ async fn follow(
             let sent = match event.as_str() {
                 "read" if !live => {
                     live = true;
+                    permit.take();
                     news.send(StreamNews::Live)
                 }
                 "message" => match serde_json::from_str::<Message>(&data) {
@@ -392,7 +503,7 @@ impl SseParser {
 }
 
 /// Resident memory (`VmRSS`) of a process, in KiB, from its `/proc/<pid>/status`.
-fn rss_kib(status: &std::path::Path) -> Option<u64> {
+pub fn rss_kib(status: &std::path::Path) -> Option<u64> {
     let text = std::fs::read_to_string(status).ok()?;
     parse_vm_rss(&text)
 }

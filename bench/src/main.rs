@@ -33,6 +33,7 @@ mod latency;
 mod load;
 mod server;
 mod sqlite;
+mod suite;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,6 +64,10 @@ enum Command {
         #[command(flatten)]
         latency: LatencyArgs,
     },
+    /// Every server measure in sequence (throughput with the SQLite baseline,
+    /// delivery latency, idle streams, history pages, start-up and idle
+    /// memory), each on a fresh server; JSON with budgets and a markdown section.
+    Suite(suite::SuiteArgs),
     /// `throughput`, then `latency` on a fresh server; one table, one JSON file.
     All {
         #[command(flatten)]
@@ -172,6 +177,7 @@ struct Results {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (common, throughput, latency) = match Cli::parse().command {
+        Command::Suite(args) => return suite::run(args).await,
         Command::Throughput { common, throughput } => (common, Some(throughput), None),
         Command::Latency { common, latency } => (common, None, Some(latency)),
         Command::All {
@@ -303,6 +309,7 @@ async fn run_latency(
         rate: args.rate,
         duration: Duration::from_secs(args.latency_duration),
         grace: Duration::from_secs(args.grace),
+        sources: Vec::new(),
     })
     .await;
     drop(server);

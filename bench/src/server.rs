@@ -18,7 +18,11 @@ pub const AGENT_KEY: &str = "bench-agent-key-0123456789";
 
 pub struct ServerProcess {
     child: Child,
+    /// Its log file.
+    pub log: std::path::PathBuf,
     pub addr: SocketAddr,
+    /// When the process was spawned (for the start-up time).
+    pub spawned: std::time::Instant,
 }
 
 impl ServerProcess {
@@ -37,6 +41,7 @@ impl ServerProcess {
         std::fs::create_dir_all(&assets)?;
         // Logs go to a file: a pipe nobody reads could fill and block the server.
         let log = File::create(dir.join("server.log"))?;
+        let spawned = std::time::Instant::now();
         let mut child = Command::new(bin)
             .arg("--addr")
             .arg("127.0.0.1:0")
@@ -56,7 +61,9 @@ impl ServerProcess {
         // The guard kills the server if it does not come up.
         let mut server = ServerProcess {
             child,
+            log: dir.join("server.log"),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            spawned,
         };
         let (found, listening) = mpsc::channel();
         // Reads stdout to its end, so the server never blocks on a full pipe.
@@ -79,6 +86,11 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// Whether the process is still running (not exited).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// `/proc/<pid>/status` of the server process (Linux), for its memory.
     pub fn status_path(&self) -> std::path::PathBuf {
         std::path::PathBuf::from(format!("/proc/{}/status", self.child.id()))

@@ -12,7 +12,9 @@
 //! stream on any instance sees what was written through any other, in the
 //! same order everywhere.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use messenger_wire::{InboxConversation, Message, Note, ReadEvent, TypingEvent};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,10 @@ use tokio::sync::{broadcast, mpsc};
 /// Events a slow subscriber may fall behind by before it gets `Lagged` and
 /// must catch up from the database.
 const BUFFER: usize = 4096;
+
+/// Events a conversation's subscriber may have unread before it is dropped
+/// from the feed (and so catches up from the database, as after a lag).
+const CONVERSATION_BUFFER: usize = 64;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum FeedEvent {
@@ -71,6 +77,89 @@ pub struct Feed {
     sender: broadcast::Sender<FeedEvent>,
     /// Set on PostgreSQL: where events go instead of `sender`.
     remote: Arc<OnceLock<Remote>>,
+    /// The subscribers of single conversations (customer streams), by
+    /// conversation: an event wakes only its own conversation's streams,
+    /// not every stream of the server.
+    conversations: Arc<Subscribers>,
+    /// The buffer of each conversation's subscriber.
+    conversation_capacity: usize,
+}
+
+#[derive(Default)]
+struct Subscribers {
+    by_conversation: Mutex<HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>>,
+    next_id: AtomicU64,
+}
+
+impl Subscribers {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>> {
+        // A panic elsewhere while holding it leaves the map usable.
+        self.by_conversation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands `event` to its conversation's subscribers; a subscriber that
+    /// is full (or gone) is dropped, which ends its receiver: it then
+    /// catches up from the database and subscribes again.
+    fn publish(&self, event: &FeedEvent) {
+        let mut map = self.lock();
+        if matches!(event, FeedEvent::Resync) {
+            let shared = Arc::new(FeedEvent::Resync);
+            map.retain(|_, subscribers| {
+                subscribers.retain(|(_, tx)| tx.try_send(shared.clone()).is_ok());
+                !subscribers.is_empty()
+            });
+            return;
+        }
+        let id = event.conversation_id();
+        if id.is_empty() {
+            return;
+        }
+        let Some(subscribers) = map.get_mut(id) else {
+            return;
+        };
+        let shared = Arc::new(event.clone());
+        subscribers.retain(|(_, tx)| tx.try_send(shared.clone()).is_ok());
+        if subscribers.is_empty() {
+            map.remove(id);
+        }
+    }
+
+    fn remove(&self, conversation_id: &str, id: u64) {
+        let mut map = self.lock();
+        if let Some(subscribers) = map.get_mut(conversation_id) {
+            subscribers.retain(|(n, _)| *n != id);
+            if subscribers.is_empty() {
+                map.remove(conversation_id);
+            }
+        }
+    }
+}
+
+/// The events of one conversation (and [`FeedEvent::Resync`]), in
+/// publication order. [`ConversationFeed::recv`] answers `None` when the
+/// subscriber fell too far behind (or the feed is gone): what it missed is
+/// in the database.
+pub struct ConversationFeed {
+    receiver: mpsc::Receiver<Arc<FeedEvent>>,
+    conversation_id: String,
+    id: u64,
+    subscribers: Arc<Subscribers>,
+}
+
+impl ConversationFeed {
+    pub async fn recv(&mut self) -> Option<Arc<FeedEvent>> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for ConversationFeed {
+    fn drop(&mut self) {
+        self.subscribers.remove(&self.conversation_id, self.id);
+    }
 }
 
 /// The way out to the other instances (see [`crate::store::notify`]).
@@ -93,6 +182,8 @@ impl Feed {
         Feed {
             sender: broadcast::channel(capacity.max(1)).0,
             remote: Arc::default(),
+            conversations: Arc::default(),
+            conversation_capacity: capacity.clamp(1, CONVERSATION_BUFFER),
         }
     }
 
@@ -112,6 +203,7 @@ impl Feed {
     /// Announces `event` to this instance's streams only (what the
     /// database delivered, or everything with SQLite).
     pub fn publish_here(&self, event: FeedEvent) {
+        self.conversations.publish(&event);
         // No subscriber is fine: nobody is watching.
         let _ = self.sender.send(event);
     }
@@ -130,6 +222,24 @@ impl Feed {
     /// position order, and in `seq` order within each conversation).
     pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
         self.sender.subscribe()
+    }
+
+    /// Events of one conversation published from now on (and every
+    /// [`FeedEvent::Resync`]), in publication order; see [`ConversationFeed`].
+    pub fn subscribe_conversation(&self, conversation_id: &str) -> ConversationFeed {
+        let (tx, receiver) = mpsc::channel(self.conversation_capacity);
+        let id = self.conversations.next_id.fetch_add(1, Ordering::Relaxed);
+        self.conversations
+            .lock()
+            .entry(conversation_id.to_owned())
+            .or_default()
+            .push((id, tx));
+        ConversationFeed {
+            receiver,
+            conversation_id: conversation_id.to_owned(),
+            id,
+            subscribers: self.conversations.clone(),
+        }
     }
 }
 

@@ -104,7 +104,9 @@ pub fn conversation(
     here: Here,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let store = state.store.clone();
-    let mut feed = state.feed.subscribe();
+    let feeds = state.feed.clone();
+    // Only this conversation's events wake this stream.
+    let mut feed = feeds.subscribe_conversation(&conversation_id);
     let mut shutdown = state.shutdown_signal();
     let open = OpenStream::new(StreamKind::Customer);
     let events = async_stream::stream! {
@@ -115,8 +117,9 @@ pub fn conversation(
         let mut status = ConversationStatus::Open;
         'catch_up: loop {
             loop {
-                let page = store
-                    .messages(&conversation_id, Window::After(last), CATCH_UP_PAGE)
+                // Boxed, as the reads below: the stream's own state stays
+                // small while it idles (it lives as long as the stream).
+                let page = Box::pin(store.messages(&conversation_id, Window::After(last), CATCH_UP_PAGE))
                     .await;
                 let Ok((messages, _)) = page else {
                     // The client reconnects and resumes; nothing is lost.
@@ -134,7 +137,7 @@ pub fn conversation(
             }
             if std::mem::take(&mut first_catch_up) {
                 // Where both sides' reading stands, for a client (re)joining.
-                if let Ok(Some(now)) = store.conversation(&conversation_id).await {
+                if let Ok(Some(now)) = Box::pin(store.conversation(&conversation_id)).await {
                     status = now.status;
                     for (reader, seq) in [
                         (Author::Customer, now.customer_read_seq),
@@ -160,23 +163,26 @@ pub fn conversation(
                 };
                 let event = match received {
                     // Events may have been missed: read what was.
-                    Ok(FeedEvent::Resync) => continue 'catch_up,
-                    Ok(event) if event.conversation_id() == conversation_id => event,
-                    Ok(_) => continue,
-                    // The feed overflowed: read what was missed.
-                    Err(RecvError::Lagged(_)) => continue 'catch_up,
-                    Err(RecvError::Closed) => break 'catch_up,
+                    Some(event) if matches!(*event, FeedEvent::Resync) => continue 'catch_up,
+                    Some(event) if event.conversation_id() == conversation_id => event,
+                    Some(_) => continue,
+                    // This stream fell behind and was dropped from the
+                    // feed: subscribe again, then read what was missed.
+                    None => {
+                        feed = feeds.subscribe_conversation(&conversation_id);
+                        continue 'catch_up;
+                    }
                 };
-                match event {
+                match &*event {
                     FeedEvent::Message { message, .. } if message.seq <= last => {}
                     FeedEvent::Message { message, .. } if message.seq == last + 1 => {
                         last = message.seq;
-                        yield Ok(message_event(&message));
+                        yield Ok(message_event(message));
                     }
                     // A gap: read what was missed.
                     FeedEvent::Message { .. } => continue 'catch_up,
-                    FeedEvent::Read(read) => yield Ok(read_event(&read)),
-                    FeedEvent::Typing(typing) => yield Ok(typing_event(&typing)),
+                    FeedEvent::Read(read) => yield Ok(read_event(read)),
+                    FeedEvent::Typing(typing) => yield Ok(typing_event(typing)),
                     // Closed or reopened: the customer gets their own view
                     // of it, without the inbox's fields. (Other changes,
                     // an assignment say, are not theirs to know.)
