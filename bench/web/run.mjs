@@ -42,7 +42,8 @@ const { values: opts } = parseArgs({
     'server-bin': { type: 'string', default: join(TARGET, 'release/messenger-server') },
     assets: { type: 'string', default: join(REPO, 'dist') },
     messages: { type: 'string', default: '60' },
-    only: { type: 'string' }, // comma list of parts: weight,lighthouse,panel (for development)
+    only: { type: 'string' },
+    trace: { type: 'string' }, // a folder: Chromium traces of the first cold and reopen runs // comma list of parts: weight,lighthouse,panel (for development)
   },
 });
 const RUNS = Number(opts.runs);
@@ -192,6 +193,7 @@ try {
         lastBody: seeded.lastBody,
         runs: PANEL_RUNS,
         log,
+        trace: opts.trace && resolve(opts.trace),
       })),
     };
   }
@@ -266,8 +268,12 @@ function budgets(result) {
   }
   const ch = result.click_to_history;
   if (ch) {
-    b.push(budget('click to history, cold (median)', ch.scenarios.cold.median_ms, 300, 'ms', 'lower'));
-    b.push(budget('click to history, warm: page reloaded, HTTP cache warm (median)', ch.scenarios.warm_reload.median_ms, 50, 'ms', 'lower'));
+    // Cold: nothing of the panel loaded. Warm (the issue's sense: the panel
+    // already loaded): the returning visitor's panel loaded in the background,
+    // and a reopen. A reload with a warm HTTP cache still loads the panel
+    // after the click: held to the cold limit.
+    b.push(budget('click to history, cold: nothing cached or preloaded (median)', ch.scenarios.cold.median_ms, 300, 'ms', 'lower'));
+    b.push(budget('click to history, reload with a warm HTTP cache, nothing preloaded (median; cold limit)', ch.scenarios.warm_reload.median_ms, 300, 'ms', 'lower'));
     b.push(budget('click to history, warm: returning visitor, panel loaded in the background (median)', ch.scenarios.returning_idle.median_ms, 50, 'ms', 'lower'));
     b.push(budget('click to history, warm: reopened in the same page view (median)', ch.scenarios.reopen.median_ms, 50, 'ms', 'lower'));
   }
@@ -278,7 +284,7 @@ function budgets(result) {
 function published() {
   return [
   { widget: 'Intercom', figure: 'about 344 KB of JavaScript', source: 'issue 8 (published, not measured here)', why_not_measured: 'its npm package (@intercom/messenger-js-sdk) is a loader that fetches the widget from widget.intercom.io' },
-  { widget: 'Rocket.Chat livechat', figure: 'about 374 KB brotli as soon as the page loads', source: 'issue 8 (published, not measured here)', why_not_measured: 'measured here too: see the table above (npm @rocket.chat/livechat, the latest published build)' },
+  { widget: 'Rocket.Chat livechat', figure: 'about 374 KB brotli as soon as the page loads', source: 'issue 8 (published, not measured here)', why_not_measured: 'measured here as well (tables above: npm @rocket.chat/livechat, its latest published build)' },
   { widget: 'Papercups', figure: 'at least 103 KB', source: 'issue 8 (published, not measured here)', why_not_measured: 'npm @papercups-io/chat-widget is a React component whose panel is an iframe from chat-widget.papercups.io; the built widget is not published' },
   { widget: 'Chatwoot', figure: 'about 170 KB', source: 'issue 8 (published, not measured here)', why_not_measured: 'no built widget on npm; its SDK is served by each Chatwoot server' },
   { widget: 'Crisp', figure: 'about 130 KB compressed, by its own account', source: 'issue 8 (published, not measured here)', why_not_measured: 'npm crisp-sdk-web only injects client.crisp.chat/l.js' },

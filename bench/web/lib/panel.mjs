@@ -21,6 +21,8 @@
 import { chromium } from 'playwright-core';
 import { CHROMIUM } from './lighthouse.mjs';
 
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'toplevel', 'v8', 'blink'];
+
 export const BROWSER_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -162,7 +164,7 @@ function breakdown(shown, t0Epoch) {
  * The scenarios, `runs` times each. Returns {cold, warm_reload, returning_idle,
  * reopen} with per-run figures and their stats.
  */
-export async function clickToHistory({ server, host, pageUrl, blankUrl, token, seq, count, lastBody, runs, log }) {
+export async function clickToHistory({ server, host, pageUrl, blankUrl, token, seq, count, lastBody, runs, log, trace }) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
   const results = { cold: [], warm_reload: [], returning_idle: [], reopen: [] };
   const breakdowns = { cold: null, warm_reload: null, returning_idle: null, reopen: null };
@@ -198,8 +200,10 @@ export async function clickToHistory({ server, host, pageUrl, blankUrl, token, s
 
       // 1. Cold: click the moment the launcher is drawn; nothing of the
       //    panel is loaded or cached.
+      if (trace && run === 0) await browser.startTracing(page, { path: `${trace}/cold.json`, categories: TRACE_CATEGORIES });
       await page.goto(`${pageUrl}?bench=ready`);
       await measure('cold');
+      if (trace && run === 0) await browser.stopTracing();
 
       // 2. Warm reload: the same context (HTTP cache and V8 code cache warm,
       //    the conversation stored), the page loaded again, the click again
@@ -223,8 +227,10 @@ export async function clickToHistory({ server, host, pageUrl, blankUrl, token, s
       // 4. Reopen: the panel closed and opened again in the same page view.
       await close();
       await frame().evaluate(() => window.__benchArm());
+      if (trace && run === 0) await browser.startTracing(page, { path: `${trace}/reopen.json`, categories: TRACE_CATEGORIES });
       await page.evaluate(() => window.__benchClick());
       await measure('reopen');
+      if (trace && run === 0) await browser.stopTracing();
 
       await context.close();
     }

@@ -113,7 +113,7 @@ export function markdown(r) {
     if (ch.errors?.length) out.push('Browser errors seen: ' + ch.errors.map((e) => `\`${e.slice(0, 160)}\``).join(', '), '');
   }
 
-  out.push('### Other widgets: published figures (not measured here)', '', '| widget | figure | source | why not measured here |', '|---|---|---|---|');
+  out.push('### Other widgets: published figures (not measured here)', '', '| widget | figure | source | why not measured here / note |', '|---|---|---|---|');
   for (const p of r.published) out.push(`| ${p.widget} | ${p.figure} | ${p.source} | ${p.why_not_measured} |`);
   out.push('');
   return out.join('\n');
