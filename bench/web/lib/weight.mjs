@@ -62,7 +62,7 @@ export async function weighWidget({ url, hostOrigin, open }) {
         })(),
       );
     });
-    await page.goto(url, { waitUntil: 'load' });
+    await page.goto(url, { waitUntil: 'load', timeout: 180_000 });
     await page.waitForLoadState('networkidle', { timeout: 30_000 }).catch(() => {});
     const result = {};
     if (open) {
