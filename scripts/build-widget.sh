@@ -27,3 +27,7 @@ for file in widget.js widget-frame.js; do
   env -u CARGO_PROFILE_RELEASE_OPT_LEVEL cargo run --quiet --locked -p messenger-tools --bin minify-loader -- \
     "widget/loader/$file" "$DIST/$file"
 done
+
+# The server sends FILE.br / FILE.gz when they exist (brotli 11, gzip -9),
+# instead of compressing every response on the fly at a lower level.
+node scripts/precompress.mjs "$DIST"

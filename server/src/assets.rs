@@ -16,7 +16,11 @@
 //!   the same way under the same policy, except that no site may frame it.
 //!
 //! Files are read from disk on each request, so a rebuilt widget is served
-//! without restarting the server.
+//! without restarting the server. Where the build left `FILE.br` / `FILE.gz`
+//! beside a file (scripts/precompress.mjs: brotli 11, gzip -9), those are
+//! sent to browsers that accept them, instead of compressing each response on
+//! the fly at a lower level (the wasm: about 147 KB instead of 176 KB, and no
+//! CPU spent per request).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -172,8 +176,18 @@ async fn app_file(dir: &Path, file: &str, request: Request) -> Response {
 }
 
 async fn serve_file(path: &Path, request: Request) -> Response {
-    match ServeFile::new(path).oneshot(request).await {
-        Ok(response) => response.map(Body::new),
+    let file = ServeFile::new(path).precompressed_br().precompressed_gzip();
+    match file.oneshot(request).await {
+        Ok(mut response) => {
+            if response.status().is_success() {
+                // The body depends on Accept-Encoding (a precompressed file,
+                // or the plain one that the compression layer may encode).
+                response
+                    .headers_mut()
+                    .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            }
+            response.map(Body::new)
+        }
         Err(err) => match err {},
     }
 }

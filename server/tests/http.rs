@@ -265,3 +265,47 @@ async fn the_inbox_is_served_under_its_own_strict_policy_and_may_not_be_framed()
     assert_eq!(wasm.status(), StatusCode::OK);
     assert!(header(&wasm, CACHE_CONTROL.as_str()).contains("immutable"));
 }
+
+#[tokio::test]
+async fn precompressed_files_of_the_build_are_sent_as_they_are() {
+    let app = TestApp::spawn().await;
+    let dist = app.dir.path().join("dist");
+    let name = "messenger-widget-0123456789abcdef_bg.wasm";
+    // What scripts/precompress.mjs leaves beside a file (any bytes will do:
+    // the server must send them untouched, not compress them again).
+    std::fs::write(dist.join(format!("{name}.br")), b"precompressed brotli").unwrap();
+    let url = format!("{}/frame/{name}", app.url);
+    let response = app
+        .client
+        .get(&url)
+        .header(ACCEPT_ENCODING, "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, CONTENT_ENCODING.as_str()), "br");
+    assert_eq!(header(&response, CONTENT_TYPE.as_str()), "application/wasm");
+    assert!(header(&response, CACHE_CONTROL.as_str()).contains("immutable"));
+    assert_eq!(header(&response, "vary"), "accept-encoding");
+    let body = app
+        .client
+        .get(&url)
+        .header(ACCEPT_ENCODING, "br")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"precompressed brotli");
+
+    // Without a precompressed file, the response is compressed on the fly.
+    let gzip = app
+        .client
+        .get(&url)
+        .header(ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&gzip, CONTENT_ENCODING.as_str()), "gzip");
+}
