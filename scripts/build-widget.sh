@@ -19,6 +19,18 @@ trunk build --release --offline --dist "$DIST" "$@"
 # built after the widget because each Trunk build replaces its own dist folder.
 trunk build --release --offline --dist "$DIST/inbox" --public-url /inbox/ inbox/index.html
 
+# The wasm-bindgen JS glue of the panel and of the inbox, minified with
+# terser (scripts/minify, pinned): Trunk's own JavaScript minifier cannot
+# parse the glue's `export ... as default` and leaves it as it is. The file
+# names keep the hash Trunk gave them; no integrity attribute covers them.
+if [ ! -x scripts/minify/node_modules/.bin/terser ]; then
+  npm ci --prefix scripts/minify --no-audit --no-fund --loglevel=error
+fi
+for glue in "$DIST"/messenger-widget-*.js "$DIST"/inbox/messenger-inbox-*.js; do
+  scripts/minify/node_modules/.bin/terser "$glue" --module --compress --mangle --output "$glue.min"
+  mv "$glue.min" "$glue"
+done
+
 # The loader ships to every page of every host site, and its second half
 # (widget-frame.js, fetched once a panel is needed) to every visitor who
 # opens it: Trunk copies their readable sources; replace them with the

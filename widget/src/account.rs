@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use messenger_wire::{CustomerAccount, ErrorCode, validate_email};
 
 use crate::api::{self, ApiError};
+use crate::effect::effect;
 use crate::messenger::Messenger;
 use crate::texts::{t, tf};
 use crate::timeline::Timeline;
@@ -45,12 +46,13 @@ impl Account {
         };
         let has_written =
             Memo::new(move |_| messenger.timeline.with(Timeline::customer_has_written));
-        Effect::new(move |previous: Option<(Option<String>, bool)>| {
+        let mut previous: Option<(Option<String>, bool)> = None;
+        effect(move || {
             let now = (messenger.customer_token(), has_written.get());
             if now.0.is_some() && now.1 && previous.as_ref() != Some(&now) {
                 account.load();
             }
-            now
+            previous = Some(now);
         });
         account
     }

@@ -32,6 +32,7 @@ pub mod backoff;
 pub mod bridge;
 pub mod clock;
 pub mod components;
+pub mod effect;
 pub mod expectations;
 pub mod ids;
 pub mod messenger;

@@ -29,6 +29,7 @@ use crate::alarm::Alarm;
 use crate::api::{self, ApiError, ForCustomer as _, StreamEvent};
 use crate::backoff::Backoff;
 use crate::bridge::{Bridge, HostEvent, Queued};
+use crate::effect::effect;
 use crate::tabs::Tabs;
 use crate::timeline::{Delivery, Pending, Timeline};
 use crate::{clock, ids};
@@ -781,7 +782,7 @@ impl Messenger {
     /// Keeps the host page's stored outbox equal to the messages not yet
     /// acknowledged, so a reload, a crash or a closed tab loses none.
     fn store_outbox(self) {
-        Effect::new(move |_| {
+        effect(move || {
             // A new conversation's first message is this tab's alone until
             // the conversation exists (another tab would send it to its own).
             if !self.ready.get() || self.is_draft() {
@@ -847,7 +848,7 @@ impl Messenger {
     /// other tabs and devices stop counting it as unread); while it is
     /// closed the host's badge shows what came since.
     fn report_reading(self) {
-        Effect::new(move |_| {
+        effect(move || {
             if !(self.ready.get() && self.open.get() && self.visible.get()) {
                 return;
             }
@@ -857,7 +858,7 @@ impl Messenger {
                 self.bridge.seen(last, self.token().as_deref());
             }
         });
-        Effect::new(move |_| {
+        effect(move || {
             if self.seen.get() > self.read_reported.get_value() {
                 spawn_local(self.report_read());
             }
@@ -876,7 +877,7 @@ impl Messenger {
                 self.timeline.with(|t| t.unread_after(seen))
             })
         });
-        Effect::new(move |_| {
+        effect(move || {
             if let Some(count) = unread.get() {
                 self.bridge.unread(count);
             }

@@ -30,6 +30,7 @@ use web_sys::AbortController;
 use crate::api;
 use crate::backoff::Backoff;
 use crate::clock::now_ms;
+use crate::effect::effect;
 use crate::messenger::{History, Messenger};
 use crate::timeline::Timeline;
 
@@ -78,7 +79,7 @@ pub fn start(messenger: Messenger) {
     };
     // A conversation started (by the first send): connect at once. Or
     // forgotten, or another one chosen: close its stream.
-    Effect::new(move |_| {
+    effect(move || {
         let token = messenger.current_token();
         if link.streaming.with_value(|s| s.is_some() && *s != token) {
             link.abort();
@@ -86,12 +87,12 @@ pub fn start(messenger: Messenger) {
         link.nudge(false);
     });
     // History loaded (the stream starts from it) or failed (to retry).
-    Effect::new(move |_| {
+    effect(move || {
         messenger.history.track();
         link.nudge(false);
     });
     // This tab now leads the tabs of the conversation.
-    Effect::new(move |_| {
+    effect(move || {
         if messenger.tabs.is_leader() {
             link.nudge(false);
         }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use messenger_wire::{ErrorCode, MAX_MESSAGE_CHARS, validate_body};
 use web_sys::KeyboardEvent;
 
+use crate::effect::effect;
 use crate::messenger::Messenger;
 use crate::texts::{t, tf};
 
@@ -19,7 +20,7 @@ pub fn Composer() -> impl IntoView {
     let input = NodeRef::<Textarea>::new();
 
     // Opening the panel (or coming back from the list) puts the cursor here.
-    Effect::new(move |_| {
+    effect(move || {
         if messenger.ready.get() && messenger.open.get() && !messenger.showing_list.get() {
             request_animation_frame(move || {
                 if let Some(el) = input.get_untracked() {

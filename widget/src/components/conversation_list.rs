@@ -10,6 +10,7 @@ use messenger_wire::{ConversationStatus, CustomerConversation};
 use crate::account::{self, Account, Loaded};
 use crate::api;
 use crate::clock;
+use crate::effect::effect;
 use crate::messenger::Messenger;
 use crate::texts::t;
 
@@ -31,7 +32,7 @@ pub fn ConversationList() -> impl IntoView {
     };
     // Opening the list loads it afresh and moves the focus to its heading,
     // so screen readers start reading there.
-    Effect::new(move |_| {
+    effect(move || {
         if messenger.showing_list.get() {
             failed.set(false);
             unsent.set(false);

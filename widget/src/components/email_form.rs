@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::account::{self, Account};
+use crate::effect::effect;
 use crate::texts::t;
 
 /// What the form's address is for.
@@ -38,7 +39,7 @@ pub fn EmailForm(
     let busy = RwSignal::new(false);
     let input = NodeRef::<Input>::new();
 
-    Effect::new(move |_| {
+    effect(move || {
         let (shown, focus) = (shown.get(), focus.get());
         if !shown {
             return;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::account::{self, Account};
 use crate::components::email_form::{EmailForm, Purpose};
+use crate::effect::effect;
 use crate::messenger::Messenger;
 use crate::texts::t;
 use crate::timeline::Timeline;
@@ -19,7 +20,7 @@ pub fn EmailInvitation() -> impl IntoView {
     let changing = RwSignal::new(false);
     let email = Memo::new(move |_| account.get().and_then(|a| a.email));
     // A saved address ends a change.
-    Effect::new(move |_| {
+    effect(move || {
         email.track();
         changing.set(false);
     });

@@ -18,6 +18,7 @@ use crate::components::{
     message_item::MessageItem,
     resume_notice::ResumeNotice,
 };
+use crate::effect::effect;
 use crate::messenger::{History, Messenger};
 use crate::texts::t;
 use crate::timeline::{Entry, Status, Timeline};
@@ -66,7 +67,7 @@ pub fn MessageList() -> impl IntoView {
         })
     });
 
-    Effect::new(move |_| {
+    effect(move || {
         let own_new = last.with(|last| {
             last.as_ref().is_some_and(|e| {
                 e.author == Author::Customer
