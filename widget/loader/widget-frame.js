@@ -15,8 +15,7 @@
 
   const SERVER = new URL(document.currentScript.src).origin;
   const ctx = document[Symbol.for('messenger-frame:' + SERVER)];
-  if (!ctx || ctx.bound) return;
-  ctx.bound = 1;
+  if (!ctx || ctx.frame) return;
 
   const STORAGE_KEY = ctx.key;
   const OUTBOX_KEY = STORAGE_KEY + ':outbox:';
@@ -31,9 +30,6 @@
   sheet.replaceSync(
     `.frame{position:fixed;${side}:${config().offset_x}px;bottom:${config().offset_y + 68}px;display:block;width:380px;height:620px;max-width:calc(100vw - 40px);max-height:calc(100vh - 108px);margin:0;padding:0;border:0;border-radius:16px;background:#fff;box-shadow:0 12px 48px rgba(15,23,42,.3);color-scheme:light}` +
       '.frame:focus-visible{outline:3px solid ' + config().color + ';outline-offset:2px}' +
-      // Closed: invisible and below the viewport, but laid out, so that it
-      // shows again without rebuilding its layout (display:none drops it).
-      '.frame[hidden]{display:block!important;visibility:hidden;transform:translateY(calc(100vh + 200%))}' +
       // Narrow screens: the panel fills the (visual) viewport, clear of notches and home bars.
       '@media (max-width:480px){.frame{inset:0;width:100%;height:100%;max-width:none;max-height:none;border-radius:0;box-sizing:border-box;padding:env(safe-area-inset-top) env(safe-area-inset-right) env(safe-area-inset-bottom) env(safe-area-inset-left)}}',
   );
@@ -77,17 +73,18 @@
     viewport.addEventListener('scroll', fit);
   }
 
-  // widget.js created the frame (hidden) and set its src when the panel was
-  // first needed, so that it loads while this file is fetched.
-  frame = ctx.frame;
+  frame = document.createElement('iframe');
   [
+    ['src', FRAME_URL],
     ['title', ctx.title || (config().texts || {})['panel.title'] || 'Messages'],
     ['class', 'frame'],
     ['id', 'mw-frame'],
     ['data-testid', 'messenger-frame'],
     ['allow', 'clipboard-write'],
   ].forEach(([name, value]) => frame.setAttribute(name, value));
+  ctx.frame = frame;
   ctx.root.querySelector('.launcher').setAttribute('aria-controls', 'mw-frame');
+  ctx.root.append(frame);
   if (channel) lead();
   else leading = true;
 
@@ -107,8 +104,6 @@
     // The host page put our element back: its iframe loads afresh.
     reattached: () => (frameReady = false),
   });
-  // The frame said mw:ready before this file ran (widget.js noted it).
-  if (ctx.early) onMessage({ origin: SERVER, source: frame.contentWindow, data: { type: 'mw:ready' } });
 
   function setOpen(open) {
     frame.toggleAttribute('hidden', !open);

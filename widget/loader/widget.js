@@ -298,17 +298,10 @@
   }
 
   // widget-frame.js: the panel, fetched from the server when first needed.
-  // The panel's page starts loading at once, hidden, while it is fetched;
-  // a mw:ready that comes before widget-frame.js runs is noted for it.
   function need() {
     if (loading) return;
     loading = true;
     document[Symbol.for('messenger-frame:' + SERVER)] = ctx;
-    if (!ctx.frame) {
-      const f = (ctx.frame = element('iframe', { src: SERVER + '/frame/?site=' + encodeURIComponent(ctx.site), hidden: '' }));
-      addEventListener('message', (e) => e.origin == SERVER && e.source == f.contentWindow && (e.data || {}).type == 'mw:ready' && (ctx.early = 1));
-      root.append(f);
-    }
     const s = document.createElement('script');
     s.src = SERVER + '/widget-frame.js';
     s.onerror = () => (loading = false); // the next open tries again
