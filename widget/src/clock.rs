@@ -1,7 +1,7 @@
 //! Local time, through the browser's `Date` (no time-zone data in the wasm).
 
-use js_sys::Date;
-use wasm_bindgen::JsValue;
+use js_sys::{Date, Function};
+use wasm_bindgen::{JsCast, JsValue};
 
 /// Now, in Unix ms.
 pub fn now_ms() -> i64 {
@@ -15,11 +15,58 @@ fn local(ms: i64) -> Date {
 /// Hours and minutes, 24-hour, local time, in the panel's language (its
 /// digits: Arabic shows Arabic-Indic ones).
 pub fn time_label(ms: i64) -> String {
-    let options = js_sys::JSON::parse(r#"{"hour":"2-digit","minute":"2-digit","hourCycle":"h23"}"#)
-        .unwrap_or(JsValue::UNDEFINED);
-    local(ms)
-        .to_locale_time_string_with_options(&language(), &options)
-        .into()
+    format(Style::Time, &local(ms))
+}
+
+/// The date formats the panel writes. Each is an `Intl.DateTimeFormat` made
+/// once per language and kept: making one is costly (a fresh browser spends
+/// about a millisecond on each), and a history of 50 messages would
+/// otherwise make one per message, while the customer waits for the panel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Time,
+    DayThisYear,
+    DayOtherYear,
+    Weekday,
+}
+
+impl Style {
+    fn options(self) -> &'static str {
+        match self {
+            Style::Time => r#"{"hour":"2-digit","minute":"2-digit","hourCycle":"h23"}"#,
+            Style::DayThisYear => r#"{"weekday":"long","month":"long","day":"numeric"}"#,
+            Style::DayOtherYear => r#"{"year":"numeric","month":"long","day":"numeric"}"#,
+            Style::Weekday => r#"{"weekday":"long"}"#,
+        }
+    }
+}
+
+thread_local! {
+    static FORMATS: std::cell::RefCell<Vec<(Style, Function)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `date` written in `style`, in the reader's locale.
+fn format(style: Style, date: &Date) -> String {
+    let cached = FORMATS.with(|formats| {
+        formats
+            .borrow()
+            .iter()
+            .find(|(s, _)| *s == style)
+            .map(|(_, f)| f.clone())
+    });
+    let format = cached.unwrap_or_else(|| {
+        let options = js_sys::JSON::parse(style.options()).unwrap_or(JsValue::UNDEFINED);
+        let locales = js_sys::Array::of1(&JsValue::from_str(&language()));
+        let format =
+            js_sys::Intl::DateTimeFormat::new(&locales, &options.unchecked_into()).format();
+        FORMATS.with(|formats| formats.borrow_mut().push((style, format.clone())));
+        format
+    });
+    format
+        .call1(&JsValue::UNDEFINED, date)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default()
 }
 
 /// Identifies the local calendar day of `ms` (distinct per day, ordered).
@@ -48,14 +95,12 @@ pub fn day_label(ms: i64) -> String {
     if key == day_key_of(&yesterday) {
         return crate::texts::t("day.yesterday");
     }
-    let options = if date.get_full_year() == today.get_full_year() {
-        r#"{"weekday":"long","month":"long","day":"numeric"}"#
+    let style = if date.get_full_year() == today.get_full_year() {
+        Style::DayThisYear
     } else {
-        r#"{"year":"numeric","month":"long","day":"numeric"}"#
+        Style::DayOtherYear
     };
-    let options = js_sys::JSON::parse(options).unwrap_or(JsValue::UNDEFINED);
-    let language = language();
-    date.to_locale_date_string(&language, &options).into()
+    format(style, &date)
 }
 
 /// The weekday and time of `ms` in the customer's own language and time
@@ -66,9 +111,7 @@ pub fn weekday_time_label(ms: i64) -> String {
     if day_key_of(&date) == day_key_of(&Date::new_0()) {
         return time;
     }
-    let options = js_sys::JSON::parse(r#"{"weekday":"long"}"#).unwrap_or(JsValue::UNDEFINED);
-    let language = language();
-    let weekday: String = date.to_locale_date_string(&language, &options).into();
+    let weekday = format(Style::Weekday, &date);
     format!("{weekday} {time}")
 }
 
@@ -81,6 +124,7 @@ pub fn set_language(language: &str) {
     let browser = web_sys::window().and_then(|w| w.navigator().language());
     let locale = locale_for(language, browser.as_deref());
     LOCALE.with(|l| *l.borrow_mut() = Some(locale));
+    FORMATS.with(|formats| formats.borrow_mut().clear());
 }
 
 /// The locale dates are written in: the browser's own when it speaks the
