@@ -85,16 +85,17 @@ pub struct Feed {
     conversation_capacity: usize,
 }
 
+/// Each conversation's subscribers: an id (to unsubscribe) and a sender.
+type ByConversation = HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>;
+
 #[derive(Default)]
 struct Subscribers {
-    by_conversation: Mutex<HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>>,
+    by_conversation: Mutex<ByConversation>,
     next_id: AtomicU64,
 }
 
 impl Subscribers {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, mpsc::Sender<Arc<FeedEvent>>)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ByConversation> {
         // A panic elsewhere while holding it leaves the map usable.
         self.by_conversation
             .lock()
