@@ -632,14 +632,7 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .map(|row: AnyRow| ConversationSummary {
             conversation: conversation_from_row(&row),
-            last_message: row.get::<Option<String>, _>("m_id").map(|m_id| Message {
-                id: m_id,
-                seq: row.get("m_seq"),
-                author: parse_author(row.get("m_author")),
-                client_id: row.get("m_client_id"),
-                body: row.get("m_body"),
-                created_at: row.get("m_created_at"),
-            }),
+            last_message: joined_message(&row),
         })
         .fetch_all(&self.read)
         .await?;
@@ -987,14 +980,7 @@ async fn append_one(
             last_seq: row.get("last_seq"),
             site_id: row.get("site_id"),
             assignee_id: row.get("assignee_id"),
-            existing: row.get::<Option<String>, _>("m_id").map(|id| Message {
-                id,
-                seq: row.get("m_seq"),
-                author: parse_author(row.get("m_author")),
-                client_id: row.get("m_client_id"),
-                body: row.get("m_body"),
-                created_at: row.get("m_created_at"),
-            }),
+            existing: joined_message(&row),
         })
         .fetch_optional(&mut **tx)
         .await?;
@@ -1293,6 +1279,20 @@ fn conversation_from_row<R: std::borrow::Borrow<AnyRow>>(row: R) -> Conversation
         agent_read_seq: row.get("agent_read_seq"),
         status: ConversationStatus::parse(row.get("status")).unwrap_or_default(),
     }
+}
+
+/// The message joined into a row under `m_`-prefixed columns (a
+/// conversation's last message, an earlier send with the same client id),
+/// if there is one.
+fn joined_message(row: &AnyRow) -> Option<Message> {
+    row.get::<Option<String>, _>("m_id").map(|id| Message {
+        id,
+        seq: row.get("m_seq"),
+        author: parse_author(row.get("m_author")),
+        client_id: row.get("m_client_id"),
+        body: row.get("m_body"),
+        created_at: row.get("m_created_at"),
+    })
 }
 
 fn message_from_row(row: AnyRow) -> Message {

@@ -2,11 +2,11 @@
 //! device, their conversations, their email, resume links and unsubscribes.
 //! Every token, code and link is stored as its SHA-256 only.
 
-use messenger_wire::{CustomerAccount, CustomerConversation, Message};
+use messenger_wire::{CustomerAccount, CustomerConversation};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{CONVERSATION_COLUMNS_OF_C, Store, conversation_from_row, parse_author};
+use super::{CONVERSATION_COLUMNS_OF_C, Store, conversation_from_row, joined_message};
 use messenger_wire::Conversation;
 
 /// Stores a device token (`token_hash`) that opens `conversation_id` of
@@ -102,14 +102,7 @@ impl Store {
         .bind(MAX_LISTED_CONVERSATIONS)
         .map(|row: AnyRow| CustomerConversation {
             conversation: conversation_from_row(&row),
-            last_message: row.get::<Option<String>, _>("m_id").map(|id| Message {
-                id,
-                seq: row.get("m_seq"),
-                author: parse_author(row.get("m_author")),
-                client_id: row.get("m_client_id"),
-                body: row.get("m_body"),
-                created_at: row.get("m_created_at"),
-            }),
+            last_message: joined_message(&row),
             unread: row.get("unread"),
         })
         .fetch_all(&self.read)

@@ -12,8 +12,8 @@
 use std::str::FromStr;
 
 use messenger_wire::{
-    AgentRef, ConversationStatus, CustomerIdentity, CustomerProfile, InboxConversation, Message,
-    Note, PastConversation,
+    AgentRef, ConversationStatus, CustomerIdentity, CustomerProfile, InboxConversation, Note,
+    PastConversation,
 };
 use sqlx::any::AnyExecutor;
 use sqlx::any::AnyRow;
@@ -21,7 +21,7 @@ use sqlx::{Connection, Row};
 
 use super::db::{Backend, SqlBuilder};
 
-use super::{Store, parse_author};
+use super::{Store, joined_message};
 use crate::feed::FeedEvent;
 use crate::ids;
 
@@ -515,14 +515,7 @@ fn inbox_conversation_from_row(row: &AnyRow) -> InboxConversation {
         waiting_since: row.get("waiting_since"),
         closed_at: row.get("closed_at"),
         unread: row.get("unread"),
-        last_message: row.get::<Option<String>, _>("m_id").map(|m_id| Message {
-            id: m_id,
-            seq: row.get("m_seq"),
-            author: parse_author(row.get("m_author")),
-            client_id: row.get("m_client_id"),
-            body: row.get("m_body"),
-            created_at: row.get("m_created_at"),
-        }),
+        last_message: joined_message(row),
     }
 }
 
