@@ -7,18 +7,14 @@
 import * as chromeLauncher from 'chrome-launcher';
 import lighthouse from 'lighthouse';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { BROWSER_ARGS, CHROMIUM } from './chromium.mjs';
 
-/** Flags that keep headless Chromium off the closed network (TOOLCHAIN.md). */
+export { CHROMIUM };
+
+/** What chrome-launcher needs besides the common flags: headless, and a quiet profile. */
 export const CHROMIUM_FLAGS = [
   '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
+  ...BROWSER_ARGS,
   '--disable-default-apps',
   '--disable-extensions',
   '--metrics-recording-only',

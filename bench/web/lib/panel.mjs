@@ -19,19 +19,9 @@
 // performance marks, for the breakdown of where the time goes.
 
 import { chromium } from 'playwright-core';
-import { CHROMIUM } from './lighthouse.mjs';
+import { BROWSER_ARGS, CHROMIUM } from './chromium.mjs';
 
 const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'toplevel', 'v8', 'blink'];
-
-export const BROWSER_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Runs in every document of the context (host pages and the panel's frame). */
 function probe({ server, host, count, lastBody }) {

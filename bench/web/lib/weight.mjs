@@ -8,8 +8,7 @@
 
 import { gzipSync, brotliCompressSync, constants as zlib } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { CHROMIUM } from './lighthouse.mjs';
-import { BROWSER_ARGS } from './panel.mjs';
+import { BROWSER_ARGS, CHROMIUM } from './chromium.mjs';
 
 function weigh(buffer) {
   return {
